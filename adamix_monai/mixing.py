@@ -1,0 +1,276 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""The functional mixing core shared by every mix strategy.
+
+Everything here is pure torch, device-agnostic and vectorised over the batch: no Python loop runs over
+images or patches. Two kinds of plan exist:
+
+* a :class:`PatchPlan` (AdaMix, its ablations, the fixed UMix/I-UMix rules): per image ``i``, the ``n_i``
+  best-ranked patches of the original are replaced by the ``n_i`` best-ranked patches of the auxiliary image,
+  each auxiliary patch moved to the grid position of the original patch it replaces;
+* a boolean box mask (CutMix): the auxiliary content is pasted where the mask is true, in place.
+
+Both are applied by :func:`apply_plan`, identically to every tensor of a sample (image, label or
+pseudo-label, confidence map), so labels stay aligned with pixels. Tensors may be ``(B, C, *spatial)``
+(any ``C``: index maps, one-hot labels, RGB images) or channel-less ``(B, *spatial)``; the plan only looks
+at the batch and the spatial axes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+__all__ = [
+    "PatchPlan",
+    "apply_mask",
+    "apply_patch_plan",
+    "apply_plan",
+    "box_mask",
+    "ensure_grid",
+    "patch_scores",
+    "plan_patch_mix",
+]
+
+
+def ensure_grid(grid: int | Sequence[int], spatial_shape: Sequence[int], name: str = "grid") -> tuple[int, ...]:
+    """Validate a patch grid against a spatial shape.
+
+    Args:
+        grid: patches per side, one int for every axis or one per spatial axis (``8`` or ``(8, 8)`` gives an
+            8x8 grid of 32x32 patches on a 256x256 image; ``(4, 4, 4)`` gives 20x28x28 blocks on 80x112x112).
+        spatial_shape: the spatial shape of the images, without batch and channel axes.
+        name: how to call the grid in error messages.
+
+    Returns:
+        The grid as a tuple with one entry per spatial axis.
+
+    Raises:
+        ValueError: when the grid has the wrong length, a non-positive entry, is larger than the image, or
+            does not divide the image evenly.
+    """
+    spatial_shape = tuple(int(s) for s in spatial_shape)
+    grid_t = (int(grid),) * len(spatial_shape) if isinstance(grid, (int, np.integer)) else tuple(int(g) for g in grid)
+    if len(grid_t) != len(spatial_shape):
+        raise ValueError(
+            f"{name}={tuple(grid_t)} has {len(grid_t)} entries but the images have {len(spatial_shape)} spatial "
+            f"axes {spatial_shape}; give one number of patches per spatial axis."
+        )
+    for axis, (g, s) in enumerate(zip(grid_t, spatial_shape)):
+        if g < 1:
+            raise ValueError(f"{name}={grid_t}: every entry must be >= 1 patch per side, got {g} on axis {axis}.")
+        if g > s:
+            raise ValueError(
+                f"{name}={grid_t} is larger than the image {spatial_shape} on spatial axis {axis} ({g} patches for "
+                f"{s} pixels); use at most {s} patches on that axis."
+            )
+        if s % g:
+            raise ValueError(
+                f"the spatial size {spatial_shape} is not divisible by {name}={grid_t} on spatial axis {axis} "
+                f"({s} % {g} = {s % g}); resize, pad or crop the images to a multiple of the grid."
+            )
+    return grid_t
+
+
+def _patch_view(x: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
+    """View ``(B, C, *spatial)`` as ``(B, C, g1, p1, g2, p2, ...)`` without copying when ``x`` is contiguous."""
+    b, c = x.shape[:2]
+    shape: list[int] = [b, c]
+    for g, s in zip(grid, x.shape[2:]):
+        shape += [g, s // g]
+    return x.reshape(shape)
+
+
+def patch_scores(confidence: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
+    """Mean confidence of each patch.
+
+    Args:
+        confidence: ``(B, 1, *spatial)`` or ``(B, *spatial)`` confidence map (e.g. max softmax probability).
+        grid: patches per spatial axis, as returned by :func:`ensure_grid`.
+
+    Returns:
+        ``(B, L)`` float tensor, ``L = prod(grid)``, patches numbered in row-major grid order.
+    """
+    nd = len(grid)
+    conf = confidence if confidence.ndim == nd + 2 else confidence.unsqueeze(1)
+    view = _patch_view(conf.float(), grid)
+    within = tuple(range(3, 3 + 2 * nd, 2))  # the within-patch axes p1, p2, ...
+    scores = view.mean(dim=within).mean(dim=1)  # (B, g1, g2, ...)
+    return scores.reshape(scores.shape[0], -1)
+
+
+@dataclass(frozen=True)
+class PatchPlan:
+    """Which patches of the original take which patches of the auxiliary image.
+
+    Attributes:
+        grid: patches per spatial axis.
+        dst: ``(B, K)`` original patch indices, in the pairing order (rank 0 first).
+        src: ``(B, K)`` auxiliary patch indices, paired with ``dst`` by rank.
+        n: ``(B,)`` number of replaced patches per image (``0 <= n_i <= K``); pairs of rank ``>= n_i`` are unused.
+        hard: ``(B,)`` direction per image: True for "hard" (the original's most confident patches take the
+            auxiliary's least confident ones), False for "easy" (the original's least confident patches take the
+            auxiliary's most confident ones).
+    """
+
+    grid: tuple[int, ...]
+    dst: torch.Tensor
+    src: torch.Tensor
+    n: torch.Tensor
+    hard: torch.Tensor
+
+    @property
+    def selected(self) -> torch.Tensor:
+        """``(B, K)`` boolean: pair ``k`` of image ``i`` is used (``k < n_i``)."""
+        k = torch.arange(self.dst.shape[1], device=self.dst.device)
+        return k.unsqueeze(0) < self.n.unsqueeze(1)
+
+    @property
+    def num_patches(self) -> int:
+        """Number of patches in the grid (``L``)."""
+        return math.prod(self.grid)
+
+    def mixed_fraction(self) -> torch.Tensor:
+        """``(B,)`` fraction of each image's area taken from the auxiliary image."""
+        return self.n.float() / self.num_patches
+
+
+def plan_patch_mix(
+    scores: torch.Tensor, aux_scores: torch.Tensor, n: torch.Tensor, hard: torch.Tensor, grid: tuple[int, ...]
+) -> PatchPlan:
+    """Pair patches by confidence rank, per image.
+
+    Ranks use a stable sort, so ties keep the row-major patch order. For a "hard" image the original's
+    patches are ranked most confident first and the auxiliary's least confident first; for an "easy" image
+    the other way round. Rank ``k`` of the original is paired with rank ``k`` of the auxiliary.
+
+    Args:
+        scores: ``(B, L)`` patch scores of the originals.
+        aux_scores: ``(B, L)`` patch scores of the auxiliary images.
+        n: ``(B,)`` integer number of patches to replace per image, ``0 <= n_i <= L``.
+        hard: ``(B,)`` boolean direction per image.
+        grid: patches per spatial axis (``prod(grid) == L``).
+
+    Returns:
+        The :class:`PatchPlan`; it stores only the ``K = max(n)`` leading ranks.
+    """
+    n = n.to(device=scores.device, dtype=torch.long)
+    hard = hard.to(device=scores.device, dtype=torch.bool)
+    k = int(n.max().item()) if n.numel() else 0
+    # sort ascending on +-score: -score for the side that must be ranked most confident first
+    sign = torch.where(hard, -1.0, 1.0).unsqueeze(1).to(scores.dtype)
+    dst = torch.sort(scores * sign, dim=1, stable=True).indices[:, :k]
+    src = torch.sort(aux_scores * -sign, dim=1, stable=True).indices[:, :k]
+    return PatchPlan(grid=tuple(grid), dst=dst, src=src, n=n, hard=hard)
+
+
+def _with_channel(x: torch.Tensor, nd: int) -> torch.Tensor:
+    """``(B, *spatial)`` -> ``(B, 1, *spatial)``; ``(B, C, *spatial)`` -> itself; more leading axes folded into C."""
+    if x.ndim == nd + 1:
+        return x.unsqueeze(1)
+    return x.reshape(x.shape[0], -1, *x.shape[-nd:])
+
+
+def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan) -> torch.Tensor:
+    """Apply a :class:`PatchPlan`: a copy of ``x`` whose planned patches come from ``aux``.
+
+    Only the selected patches are gathered and written; the rest of the work is one clone of ``x``.
+
+    Args:
+        x: ``(B, C, *spatial)`` or ``(B, *spatial)`` originals.
+        aux: auxiliary tensor of the same shape.
+        plan: the plan, computed for this batch and spatial grid.
+
+    Returns:
+        The mixed tensor, same shape, dtype and device as ``x`` (a plain tensor).
+    """
+    nd = len(plan.grid)
+    out = x.clone(memory_format=torch.contiguous_format)
+    selected = plan.selected
+    if plan.dst.shape[1] == 0 or not bool(selected.any()):
+        return out
+    rows = torch.arange(x.shape[0], device=plan.dst.device).unsqueeze(1).expand_as(plan.dst)[selected]
+    dst = torch.unravel_index(plan.dst[selected], plan.grid)
+    src = torch.unravel_index(plan.src[selected], plan.grid)
+    whole = slice(None)
+    dst_index = (rows, whole) + tuple(a for d in dst for a in (d, whole))
+    src_index = (rows, whole) + tuple(a for s in src for a in (s, whole))
+    out_view = _patch_view(_with_channel(out, nd), plan.grid)  # shares storage with out
+    out_view[dst_index] = _patch_view(_with_channel(aux, nd), plan.grid)[src_index]
+    return out
+
+
+def apply_mask(x: torch.Tensor, aux: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """CutMix-style blend: ``aux`` where ``mask`` is true, ``x`` elsewhere.
+
+    Args:
+        x: ``(B, C, *spatial)`` or ``(B, *spatial)`` originals.
+        aux: auxiliary tensor of the same shape.
+        mask: ``(B, *spatial)`` boolean mask.
+
+    Returns:
+        The blended tensor (a plain tensor).
+    """
+    m = mask
+    for _ in range(x.ndim - mask.ndim):  # one singleton channel axis for (B, C, *spatial) tensors
+        m = m.unsqueeze(1)
+    return torch.where(m, aux, x)
+
+
+def apply_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan | torch.Tensor) -> torch.Tensor:
+    """Apply a patch plan or a box mask to one tensor (see :func:`apply_patch_plan`, :func:`apply_mask`)."""
+    if isinstance(plan, PatchPlan):
+        return apply_patch_plan(x, aux, plan)
+    return apply_mask(x, aux, plan)
+
+
+def box_mask(
+    batch_size: int,
+    spatial_shape: Sequence[int],
+    rng: np.random.RandomState,
+    n_boxes: int = 3,
+    area: tuple[float, float] = (0.25, 0.5),
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Random CutMix boxes, as the reference's box mask generator draws them.
+
+    Per image an area proportion ``a ~ U(area)`` is split over ``n_boxes`` boxes; each box has a log-uniform
+    aspect ratio, sides scaled by ``sqrt(1 / n_boxes)``, and lies inside the image. The mask is true inside
+    any box (boxes may overlap, so the mixed area is at most ``a``). In 3D the boxes are drawn on the last
+    two axes and extended over the first, as the reference does for (D, H, W) volumes.
+
+    Args:
+        batch_size: number of masks.
+        spatial_shape: ``(H, W)`` or ``(D, H, W)``.
+        rng: the numpy random state to draw from.
+        n_boxes: boxes per image.
+        area: range of the area proportion per image.
+        device: where to build the mask.
+
+    Returns:
+        ``(B, *spatial_shape)`` boolean mask.
+    """
+    spatial_shape = tuple(int(s) for s in spatial_shape)
+    plane = np.array(spatial_shape[-2:], dtype=np.float64)
+    props = rng.uniform(area[0], area[1], size=(batch_size, 1)).repeat(n_boxes, axis=1)
+    y_props = np.exp(rng.uniform(0.0, 1.0, size=(batch_size, n_boxes)) * np.log(props))
+    x_props = props / y_props
+    scale = math.sqrt(1.0 / n_boxes)
+    sizes = np.round(np.stack([y_props, x_props], axis=2) * scale * plane)  # (B, n_boxes, 2)
+    starts = np.round((plane - sizes) * rng.uniform(0.0, 1.0, size=sizes.shape))
+    starts_t = torch.as_tensor(starts, device=device, dtype=torch.long)
+    ends_t = starts_t + torch.as_tensor(sizes, device=device, dtype=torch.long)
+    ys = torch.arange(spatial_shape[-2], device=device).view(1, 1, -1, 1)
+    xs = torch.arange(spatial_shape[-1], device=device).view(1, 1, 1, -1)
+    inside_y = (ys >= starts_t[..., 0, None, None]) & (ys < ends_t[..., 0, None, None])
+    inside_x = (xs >= starts_t[..., 1, None, None]) & (xs < ends_t[..., 1, None, None])
+    mask = (inside_y & inside_x).any(dim=1)  # (B, H, W)
+    if len(spatial_shape) == 3:
+        mask = mask.unsqueeze(1).expand(batch_size, *spatial_shape)
+    elif len(spatial_shape) != 2:
+        raise ValueError(f"box_mask supports 2D or 3D images, got spatial shape {spatial_shape}.")
+    return mask

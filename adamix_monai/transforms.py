@@ -1,0 +1,538 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""AdaMix as MONAI transforms: the array transform :class:`AdaMix` and the dictionary transform :class:`AdaMixd`.
+
+Both are *batch-level*: they take collated batches ``(B, C, *spatial)`` (plain tensors or ``MetaTensor``; 2D or
+3D; any batch size) and mix each image of a batch with an auxiliary image. One family covers every mix
+strategy of the paper by its ``mode``:
+
+============== =============================== ======================================================
+mode           direction per image             patches per image
+============== =============================== ======================================================
+``adamix``     self-paced mask: hard if L < λ  self-paced weight: ``min(K, |trunc(K (1 - L/(λ+1e-5)))|)``
+``adamix_v1``  self-paced mask (ablation V1)   ``K``
+``adamix_v2``  easy (ablation V2)              self-paced weight
+``umix``       easy (low <- high confidence)   ``K``
+``iumix``      hard (high <- low confidence)   ``K``
+``cutmix``     random boxes, in place          3 boxes, 25-50% of the area
+``none``       identity                        0
+============== =============================== ======================================================
+
+The mix fires with probability ``prob`` per call (per batch), as in the released code. The age λ is set from
+outside, by :class:`adamix_monai.handlers.AdaMixHandler` or :meth:`AdaMix.set_age`. After each call,
+:attr:`AdaMix.last_stats` holds per-image statistics (direction, n, mixed area) for logging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.data import MetaTensor
+from monai.transforms import MapTransform, RandomizableTransform
+from monai.utils import TransformBackends
+from monai.utils.enums import StrEnum
+
+from adamix_monai.mixing import apply_plan, box_mask, ensure_grid, patch_scores, plan_patch_mix
+from adamix_monai.schedule import proxy_dice_loss, self_paced_plan
+
+__all__ = ["AdaMix", "AdaMixD", "AdaMixDict", "AdaMixd", "MixMode", "MixStats"]
+
+
+class MixMode(StrEnum):
+    """The mix strategies of the AdaMix family (names as used in configs)."""
+
+    NONE = "none"
+    CUTMIX = "cutmix"
+    UMIX = "umix"
+    IUMIX = "iumix"
+    ADAMIX_V1 = "adamix_v1"
+    ADAMIX_V2 = "adamix_v2"
+    ADAMIX = "adamix"
+
+
+# mode -> (self-paced mask decides the direction, self-paced weight decides n, direction when no mask)
+_PATCH_RULES: dict[MixMode, tuple[bool, bool, bool]] = {
+    MixMode.ADAMIX: (True, True, False),
+    MixMode.ADAMIX_V1: (True, False, False),
+    MixMode.ADAMIX_V2: (False, True, False),
+    MixMode.UMIX: (False, False, False),
+    MixMode.IUMIX: (False, False, True),
+}
+
+
+@dataclass
+class MixStats:
+    """Per-image statistics of the last call.
+
+    Attributes:
+        mode: the mix strategy.
+        applied: whether the mix fired (the ``prob`` draw succeeded and the mode is not ``none``).
+        age: the age λ used for this call.
+        n: ``(B,)`` patches replaced per image (0 for images left alone, and for ``cutmix``).
+        hard: ``(B,)`` True where the image was mixed in the hard direction.
+        mixed_fraction: ``(B,)`` fraction of each image's area taken from the auxiliary image.
+        proxy_loss: ``(B,)`` proxy losses when the mode used them, else None.
+    """
+
+    mode: str
+    applied: bool
+    age: float
+    n: torch.Tensor
+    hard: torch.Tensor
+    mixed_fraction: torch.Tensor
+    proxy_loss: torch.Tensor | None = field(default=None)
+
+    @classmethod
+    def unmixed(cls, mode: str, age: float, batch_size: int, device: torch.device | None = None) -> MixStats:
+        """Statistics of a batch left as it was."""
+        return cls(
+            mode=mode,
+            applied=False,
+            age=age,
+            n=torch.zeros(batch_size, dtype=torch.long, device=device),
+            hard=torch.zeros(batch_size, dtype=torch.bool, device=device),
+            mixed_fraction=torch.zeros(batch_size, device=device),
+        )
+
+
+def _plain(x: Any, name: str) -> torch.Tensor:
+    if isinstance(x, MetaTensor):
+        return x.as_tensor()
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.as_tensor(x)
+    raise TypeError(f"AdaMix: '{name}' must be a torch.Tensor, MetaTensor or numpy array, got {type(x).__name__}.")
+
+
+def _like(out: torch.Tensor, original: Any) -> Any:
+    """Give ``out`` the type (and metadata) of ``original``."""
+    if isinstance(original, MetaTensor):
+        wrapped = MetaTensor(out, meta=original.meta, applied_operations=original.applied_operations)
+        wrapped.is_batch = original.is_batch
+        return wrapped
+    if isinstance(original, np.ndarray):
+        return out.cpu().numpy()
+    return out
+
+
+class AdaMix(RandomizableTransform):
+    """Adaptive patch mix-up of a batch with an auxiliary batch (array transform).
+
+    Per image ``i`` the original and the auxiliary image are cut into a grid of patches, each patch scored by
+    its mean confidence; ``n_i`` patches of the original are replaced by ``n_i`` patches of the auxiliary
+    image, paired by confidence rank, each auxiliary patch moved to the position of the patch it replaces.
+    The same replacement is applied to every tensor given, so labels and confidence stay aligned with pixels.
+
+    Example::
+
+        mix = AdaMix(mode="adamix", grid=8, topk=16, prob=0.5)
+        mix.set_random_state(seed=0)
+        mix.set_age(0.3)
+        image, label, conf = mix(
+            [image, label, conf], [aux_image, aux_label, aux_conf],
+            confidence=conf, aux_confidence=aux_conf, proxy_loss=loss,
+        )
+
+    Args:
+        mode: one of :class:`MixMode` (``"adamix"``, ``"adamix_v1"``, ``"adamix_v2"``, ``"umix"``, ``"iumix"``,
+            ``"cutmix"``, ``"none"``).
+        grid: patches per side, one int or one per spatial axis (8 -> 8x8 grid of 32x32 patches at 256x256;
+            ``(4, 4, 4)`` -> 20x28x28 blocks at 80x112x112). The reference code calls it ``patch_size``.
+        topk: ``K``, the most patches replaced in one image (16 in the paper).
+        prob: probability that a call mixes the batch (0.5 in the paper).
+        age: initial age λ (the reference starts at 1).
+        n_boxes: CutMix boxes per image.
+        box_area: CutMix area proportion range per image.
+
+    Raises:
+        ValueError: on an unknown mode, ``topk < 1``, or a ``topk`` larger than the number of patches.
+    """
+
+    backend = [TransformBackends.TORCH]
+
+    def __init__(
+        self,
+        mode: str = MixMode.ADAMIX,
+        grid: int | Sequence[int] = 8,
+        topk: int = 16,
+        prob: float = 0.5,
+        age: float = 1.0,
+        n_boxes: int = 3,
+        box_area: tuple[float, float] = (0.25, 0.5),
+    ) -> None:
+        RandomizableTransform.__init__(self, prob=prob)
+        try:
+            self.mode = MixMode(mode)
+        except ValueError:
+            raise ValueError(f"AdaMix: unknown mode '{mode}'; expected one of {[m.value for m in MixMode]}.") from None
+        self.grid = grid
+        self.topk = int(topk)
+        if self.topk < 1:
+            raise ValueError(f"AdaMix: topk must be >= 1, got {topk}.")
+        if not isinstance(grid, (int, np.integer)) and math.prod(int(g) for g in grid) < self.topk:
+            raise ValueError(
+                f"AdaMix: topk={topk} exceeds the {math.prod(int(g) for g in grid)} patches of grid={tuple(grid)}."
+            )
+        if not 0.0 < box_area[0] <= box_area[1] <= 1.0:
+            raise ValueError(f"AdaMix: box_area must satisfy 0 < low <= high <= 1, got {tuple(box_area)}.")
+        self.age = float(age)
+        self.n_boxes = int(n_boxes)
+        self.box_area = (float(box_area[0]), float(box_area[1]))
+        self.last_stats: MixStats | None = None
+
+    @property
+    def needs_confidence(self) -> bool:
+        """Whether the mode ranks patches by confidence (every patch mode)."""
+        return self.mode in _PATCH_RULES
+
+    @property
+    def needs_proxy_loss(self) -> bool:
+        """Whether the mode reads the per-image proxy loss (the self-paced modes)."""
+        rules = _PATCH_RULES.get(self.mode)
+        return bool(rules and (rules[0] or rules[1]))
+
+    def set_age(self, age: float) -> None:
+        """Set the age λ used by the self-paced modes."""
+        self.age = float(age)
+
+    def randomize(self, data: Any = None) -> None:
+        """Draw whether the next call mixes (probability ``prob``)."""
+        super().randomize(None)
+
+    def __call__(  # type: ignore[override]
+        self,
+        img: torch.Tensor | Sequence[torch.Tensor],
+        aux: torch.Tensor | Sequence[torch.Tensor],
+        confidence: torch.Tensor | None = None,
+        aux_confidence: torch.Tensor | None = None,
+        proxy_loss: torch.Tensor | None = None,
+        randomize: bool = True,
+    ) -> Any:
+        """Mix ``img`` with ``aux``.
+
+        Args:
+            img: a batch ``(B, C, *spatial)``, or a sequence of tensors to mix identically (image first, then
+                labels, pseudo-labels, confidence maps; each ``(B, C, *spatial)`` or ``(B, *spatial)``).
+            aux: the auxiliary batch, with the same structure and shapes as ``img``.
+            confidence: ``(B, 1, *spatial)`` or ``(B, *spatial)`` confidence of the originals (patch modes).
+            aux_confidence: the same for the auxiliary images.
+            proxy_loss: ``(B,)`` per-image proxy losses (self-paced modes), e.g. from
+                :func:`adamix_monai.schedule.proxy_dice_loss`.
+            randomize: draw a new ``prob`` decision first (False reuses the last draw).
+
+        Returns:
+            The mixed tensor, or a list of mixed tensors in the order given.
+        """
+        single = isinstance(img, (torch.Tensor, np.ndarray))
+        imgs = [img] if single else list(img)  # type: ignore[list-item]
+        auxs = [aux] if single else list(aux)  # type: ignore[list-item]
+        if len(imgs) != len(auxs):
+            raise ValueError(f"AdaMix: got {len(imgs)} tensors to mix but {len(auxs)} auxiliary tensors.")
+        names = ["img"] if single else [f"img[{i}]" for i in range(len(imgs))]
+        aux_names = ["aux"] if single else [f"aux[{i}]" for i in range(len(auxs))]
+        out = self.mix(
+            list(zip(names, imgs, aux_names, auxs)),
+            confidence=("confidence", confidence, "aux_confidence", aux_confidence),
+            proxy_loss=("proxy_loss", proxy_loss),
+            randomize=randomize,
+        )
+        return out[0] if single else out
+
+    def mix(
+        self,
+        items: Sequence[tuple[str, Any, str, Any]],
+        confidence: tuple[str, Any, str, Any] | None = None,
+        proxy_loss: tuple[str, Any] | None = None,
+        randomize: bool = True,
+    ) -> list[Any]:
+        """Mix named tensors; the names only serve error messages (the dictionary transform passes its keys).
+
+        Args:
+            items: ``(name, tensor, aux_name, aux_tensor)`` per tensor to mix; the first is the image and fixes
+                the batch size and the spatial shape.
+            confidence: ``(name, confidence, aux_name, aux_confidence)`` used to rank patches.
+            proxy_loss: ``(name, loss)`` with the ``(B,)`` per-image proxy losses.
+            randomize: draw a new ``prob`` decision first.
+
+        Returns:
+            The mixed tensors, in the order of ``items``, each of its input's type.
+        """
+        if not items:
+            raise ValueError("AdaMix: nothing to mix.")
+        name0, x0, _, _ = items[0]
+        x0 = _plain(x0, name0)
+        grid_len = None if isinstance(self.grid, (int, np.integer)) else len(self.grid)  # type: ignore[arg-type]
+        nd = grid_len if grid_len is not None else x0.ndim - 2
+        if nd < 1 or x0.ndim != nd + 2:
+            raise ValueError(
+                f"AdaMix: '{name0}' must be a batch (B, C, *spatial) with {nd if nd >= 1 else '2 or 3'} spatial "
+                f"axes, got shape {tuple(x0.shape)}."
+            )
+        batch, spatial = x0.shape[0], tuple(x0.shape[2:])
+        grid = ensure_grid(self.grid, spatial)
+        if math.prod(grid) < self.topk:
+            raise ValueError(f"AdaMix: topk={self.topk} exceeds the {math.prod(grid)} patches of grid={grid}.")
+
+        pairs = []
+        for name, x, aux_name, aux in items:
+            x_t, aux_t = _plain(x, name), _plain(aux, aux_name)
+            self._check_shape(name, x_t, batch, spatial)
+            if tuple(aux_t.shape) != tuple(x_t.shape):
+                raise ValueError(
+                    f"AdaMix: '{aux_name}' has shape {tuple(aux_t.shape)} but '{name}' has {tuple(x_t.shape)}; "
+                    "the auxiliary tensor must have the same shape as the tensor it is mixed into."
+                )
+            pairs.append((x_t, aux_t))
+
+        if randomize:
+            self.randomize()
+        if self.mode == MixMode.NONE or not self._do_transform:
+            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
+            return [x for _, x, _, _ in items]
+
+        if self.mode == MixMode.CUTMIX:
+            plan: Any = box_mask(batch, spatial, self.R, self.n_boxes, self.box_area, device=x0.device)
+            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
+            self.last_stats.applied = True
+            self.last_stats.mixed_fraction = plan.reshape(batch, -1).float().mean(dim=1)
+        else:
+            plan = self._patch_plan(batch, spatial, grid, confidence, proxy_loss)
+        return [_like(apply_plan(x_t, aux_t, plan), x) for (x_t, aux_t), (_, x, _, _) in zip(pairs, items)]
+
+    @staticmethod
+    def _check_shape(name: str, x: torch.Tensor, batch: int, spatial: tuple[int, ...]) -> None:
+        nd = len(spatial)
+        if x.ndim not in (nd + 1, nd + 2) or x.shape[0] != batch or tuple(x.shape[-nd:]) != spatial:
+            raise ValueError(
+                f"AdaMix: '{name}' has shape {tuple(x.shape)}; expected (B, C, *spatial) = ({batch}, C, "
+                f"{', '.join(map(str, spatial))}) or (B, *spatial) = {(batch, *spatial)}, matching the image."
+            )
+
+    def _patch_plan(
+        self,
+        batch: int,
+        spatial: tuple[int, ...],
+        grid: tuple[int, ...],
+        confidence: tuple[str, Any, str, Any] | None,
+        proxy_loss: tuple[str, Any] | None,
+    ) -> Any:
+        use_mask, use_weight, fixed_hard = _PATCH_RULES[self.mode]
+        if confidence is None or confidence[1] is None or confidence[3] is None:
+            missing = "confidence" if confidence is None else (confidence[0] if confidence[1] is None else confidence[2])
+            raise ValueError(
+                f"AdaMix: mode '{self.mode.value}' ranks patches by confidence but '{missing}' was not given; "
+                f"expected a (B, 1, *spatial) = {(batch, 1, *spatial)} confidence map."
+            )
+        scores = []
+        for name, conf in ((confidence[0], confidence[1]), (confidence[2], confidence[3])):
+            c = _plain(conf, name)
+            if c.ndim not in (len(spatial) + 1, len(spatial) + 2) or (c.ndim == len(spatial) + 2 and c.shape[1] != 1):
+                raise ValueError(
+                    f"AdaMix: confidence '{name}' has shape {tuple(c.shape)}; expected {(batch, 1, *spatial)} or "
+                    f"{(batch, *spatial)} (one value per pixel, e.g. the max softmax probability)."
+                )
+            self._check_shape(name, c, batch, spatial)
+            s = patch_scores(c, grid)
+            if not bool(torch.isfinite(s).all()):
+                raise ValueError(f"AdaMix: confidence '{name}' holds NaN or infinite values.")
+            scores.append(s)
+        loss = None
+        if use_mask or use_weight:
+            if proxy_loss is None or proxy_loss[1] is None:
+                key = "proxy_loss" if proxy_loss is None else proxy_loss[0]
+                raise ValueError(
+                    f"AdaMix: mode '{self.mode.value}' needs the per-image proxy loss '{key}', shape ({batch},)."
+                )
+            loss = _plain(proxy_loss[1], proxy_loss[0]).reshape(-1) if proxy_loss[1] is not None else None
+            if loss is None or loss.shape[0] != batch:
+                raise ValueError(
+                    f"AdaMix: proxy loss '{proxy_loss[0]}' has {0 if loss is None else loss.shape[0]} values; "
+                    f"expected one per image, shape ({batch},)."
+                )
+            if not bool(torch.isfinite(loss).all()):
+                raise ValueError(f"AdaMix: proxy loss '{proxy_loss[0]}' holds NaN or infinite values.")
+            n, hard = self_paced_plan(loss, self.age, self.topk, use_mask, use_weight, fixed_hard)
+        else:
+            n = torch.full((batch,), self.topk, dtype=torch.long)
+            hard = torch.full((batch,), fixed_hard, dtype=torch.bool)
+        plan = plan_patch_mix(scores[0], scores[1], n, hard, grid)
+        self.last_stats = MixStats(
+            mode=self.mode.value,
+            applied=True,
+            age=self.age,
+            n=plan.n,
+            hard=plan.hard,
+            mixed_fraction=plan.mixed_fraction(),
+            proxy_loss=None if loss is None else loss.detach(),
+        )
+        return plan
+
+
+class AdaMixd(RandomizableTransform, MapTransform):
+    """Dictionary-based wrapper of :class:`AdaMix`, for collated batches.
+
+    The batch dictionary holds, for every key in ``keys``, the original batch under ``key`` and the auxiliary
+    batch under ``key + aux_postfix`` (``"image"`` and ``"image_aux"``). The confidence map of the originals is
+    under ``confidence_key`` and that of the auxiliary images under ``confidence_key + aux_postfix``; it is mixed
+    too unless ``mix_confidence=False`` (so a confidence threshold applied after the mix sees mixed values).
+    The self-paced modes read the ``(B,)`` per-image proxy losses under ``proxy_loss_key``, or compute them
+    with :func:`adamix_monai.schedule.proxy_dice_loss` from ``proxy_pred_key`` (logits) against
+    ``proxy_target_key`` when those are given.
+
+    With ``aux_postfix=None`` the auxiliary batch is the batch itself in a random order (as MONAI's ``MixUpd``
+    and ``CutMixd`` pair samples), so the transform also works in a pipeline that has no auxiliary loader.
+
+    Labels may be index maps ``(B, 1, *spatial)`` or ``(B, *spatial)``, or one-hot ``(B, C, *spatial)``: the
+    replacement copies whole pixels across all channels, so each form stays consistent with the image.
+
+    Args:
+        keys: keys of the tensors to mix (image first).
+        confidence_key: key of the originals' confidence map.
+        proxy_loss_key: key of the ``(B,)`` proxy losses.
+        aux_postfix: postfix of the auxiliary keys, or None to pair samples within the batch.
+        mix_confidence: also mix the confidence map (the reference does).
+        proxy_pred_key: key of logits to compute the proxy loss from when ``proxy_loss_key`` is absent.
+        proxy_target_key: key of the target of that proxy loss.
+        mode, grid, topk, prob, age, n_boxes, box_area: as :class:`AdaMix`.
+        allow_missing_keys: skip keys of ``keys`` that are absent (the image must be present).
+    """
+
+    backend = AdaMix.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        confidence_key: str = "confidence",
+        proxy_loss_key: str = "proxy_loss",
+        aux_postfix: str | None = "_aux",
+        mix_confidence: bool = True,
+        proxy_pred_key: str | None = None,
+        proxy_target_key: str | None = None,
+        mode: str = MixMode.ADAMIX,
+        grid: int | Sequence[int] = 8,
+        topk: int = 16,
+        prob: float = 0.5,
+        age: float = 1.0,
+        n_boxes: int = 3,
+        box_area: tuple[float, float] = (0.25, 0.5),
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob=prob)
+        self.mixer = AdaMix(mode=mode, grid=grid, topk=topk, prob=prob, age=age, n_boxes=n_boxes, box_area=box_area)
+        self.R = self.mixer.R
+        self.confidence_key = confidence_key
+        self.proxy_loss_key = proxy_loss_key
+        self.aux_postfix = aux_postfix
+        self.mix_confidence = mix_confidence
+        self.proxy_pred_key = proxy_pred_key
+        self.proxy_target_key = proxy_target_key
+
+    @property
+    def mode(self) -> MixMode:
+        """The mix strategy."""
+        return self.mixer.mode
+
+    @property
+    def age(self) -> float:
+        """The age λ of the wrapped :class:`AdaMix`."""
+        return self.mixer.age
+
+    @property
+    def last_stats(self) -> MixStats | None:
+        """Per-image statistics of the last call."""
+        return self.mixer.last_stats
+
+    def set_age(self, age: float) -> None:
+        """Set the age λ used by the self-paced modes."""
+        self.mixer.set_age(age)
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> AdaMixd:
+        """Seed the transform (its own draws and the wrapped :class:`AdaMix` share one random state)."""
+        self.mixer.set_random_state(seed, state)
+        self.R = self.mixer.R
+        return self
+
+    def randomize(self, data: Any = None) -> None:
+        """Draw whether the next call mixes."""
+        self.mixer.randomize()
+        self._do_transform = self.mixer._do_transform
+
+    def _aux(self, d: Mapping[Hashable, Any], key: Hashable, order: torch.Tensor | None) -> tuple[str, Any]:
+        if order is not None:
+            x = _plain(d[key], str(key))
+            return f"{key}[permuted]", x[order.to(x.device)]
+        aux_key = f"{key}{self.aux_postfix}"
+        if aux_key not in d:
+            raise KeyError(
+                f"AdaMixd: the batch has '{key}' but no auxiliary batch '{aux_key}'; add it (e.g. from an auxiliary "
+                f"loader) or pass aux_postfix=None to pair samples within the batch. Keys present: {sorted(map(str, d))}."
+            )
+        return aux_key, d[aux_key]
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:  # type: ignore[override]
+        """Mix one collated batch dictionary; returns a new dictionary with the mixed tensors."""
+        d = dict(data)
+        keys = [k for k in self.key_iterator(d)]
+        if not keys:
+            raise KeyError(f"AdaMixd: none of the keys {list(self.keys)} is in the batch ({sorted(map(str, d))}).")
+        if keys[0] != self.keys[0]:
+            raise KeyError(f"AdaMixd: the first key '{self.keys[0]}' (the image) is missing from the batch.")
+        self.randomize()
+        if not self._do_transform or self.mode == MixMode.NONE:
+            batch = len(d[keys[0]])
+            self.mixer.last_stats = MixStats.unmixed(self.mode.value, self.age, batch)
+            return d
+
+        order = None
+        if self.aux_postfix is None:
+            order = torch.as_tensor(self.R.permutation(len(d[keys[0]])), dtype=torch.long)
+        mixed_keys = list(keys)
+        confidence = None
+        if self.mixer.needs_confidence or (self.mix_confidence and self.confidence_key in d):
+            if self.confidence_key not in d:
+                raise KeyError(
+                    f"AdaMixd: mode '{self.mode.value}' ranks patches by confidence but the batch has no "
+                    f"'{self.confidence_key}' key (confidence_key). Keys present: {sorted(map(str, d))}."
+                )
+            aux_name, aux_conf = self._aux(d, self.confidence_key, order)
+            confidence = (self.confidence_key, d[self.confidence_key], aux_name, aux_conf)
+            if self.mix_confidence and self.confidence_key not in mixed_keys:
+                mixed_keys.append(self.confidence_key)
+        proxy = None
+        if self.mixer.needs_proxy_loss:
+            proxy = (self.proxy_loss_key, self._proxy_loss(d))
+        items = []
+        for key in mixed_keys:
+            aux_name, aux = self._aux(d, key, order)
+            items.append((str(key), d[key], aux_name, aux))
+        out = self.mixer.mix(items, confidence=confidence, proxy_loss=proxy, randomize=False)
+        for key, value in zip(mixed_keys, out):
+            d[key] = value
+        return d
+
+    def _proxy_loss(self, d: Mapping[Hashable, Any]) -> Any:
+        if self.proxy_loss_key in d:
+            return d[self.proxy_loss_key]
+        if self.proxy_pred_key is not None and self.proxy_target_key is not None:
+            for key in (self.proxy_pred_key, self.proxy_target_key):
+                if key not in d:
+                    raise KeyError(f"AdaMixd: the proxy loss needs '{key}', which is not in the batch.")
+            pred = _plain(d[self.proxy_pred_key], self.proxy_pred_key)
+            target = _plain(d[self.proxy_target_key], self.proxy_target_key)
+            with torch.no_grad():
+                return proxy_dice_loss(pred, target)
+        raise KeyError(
+            f"AdaMixd: mode '{self.mode.value}' needs the per-image proxy loss under '{self.proxy_loss_key}' "
+            "(shape (B,)), or proxy_pred_key and proxy_target_key to compute it; the batch has neither."
+        )
+
+
+AdaMixD = AdaMixDict = AdaMixd
