@@ -266,19 +266,13 @@ class AdaMix(RandomizableTransform):
         """
         if not items:
             raise ValueError("AdaMix: nothing to mix.")
-        name0, x0, _, _ = items[0]
-        x0 = _plain(x0, name0)
-        grid_len = None if isinstance(self.grid, (int, np.integer)) else len(self.grid)  # type: ignore[arg-type]
-        nd = grid_len if grid_len is not None else x0.ndim - 2
-        if nd < 1 or x0.ndim != nd + 2:
-            raise ValueError(
-                f"AdaMix: '{name0}' must be a batch (B, C, *spatial) with {nd if nd >= 1 else '2 or 3'} spatial "
-                f"axes, got shape {tuple(x0.shape)}."
-            )
-        batch, spatial = x0.shape[0], tuple(x0.shape[2:])
-        grid = ensure_grid(self.grid, spatial)
-        if math.prod(grid) < self.topk:
-            raise ValueError(f"AdaMix: topk={self.topk} exceeds the {math.prod(grid)} patches of grid={grid}.")
+        x0 = _plain(items[0][1], items[0][0])
+        batch, spatial = self.check_image(items[0][0], x0)
+        grid = ()
+        if self.mode in _PATCH_RULES:
+            grid = ensure_grid(self.grid, spatial)
+            if math.prod(grid) < self.topk:
+                raise ValueError(f"AdaMix: topk={self.topk} exceeds the {math.prod(grid)} patches of grid={grid}.")
 
         pairs = []
         for name, x, aux_name, aux in items:
@@ -305,6 +299,17 @@ class AdaMix(RandomizableTransform):
         else:
             plan = self._patch_plan(batch, spatial, grid, confidence, proxy_loss)
         return [_like(apply_plan(x_t, aux_t, plan), x) for (x_t, aux_t), (_, x, _, _) in zip(pairs, items)]
+
+    def check_image(self, name: str, x: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+        """Check that ``x`` is an image batch ``(B, C, *spatial)``; returns the batch size and spatial shape."""
+        grid_len = None if isinstance(self.grid, (int, np.integer)) else len(self.grid)  # type: ignore[arg-type]
+        nd = grid_len if grid_len is not None and self.mode in _PATCH_RULES else x.ndim - 2
+        if nd < 1 or x.ndim != nd + 2:
+            raise ValueError(
+                f"AdaMix: '{name}' must be a batch (B, C, *spatial) with {nd if nd >= 1 else '2 or 3'} spatial "
+                f"axes, got shape {tuple(x.shape)}."
+            )
+        return int(x.shape[0]), tuple(int(s) for s in x.shape[2:])
 
     @staticmethod
     def _check_shape(name: str, x: torch.Tensor, batch: int, spatial: tuple[int, ...]) -> None:
@@ -450,6 +455,10 @@ class AdaMixd(RandomizableTransform, MapTransform):
         """Per-image statistics of the last call."""
         return self.mixer.last_stats
 
+    @last_stats.setter
+    def last_stats(self, stats: MixStats | None) -> None:
+        self.mixer.last_stats = stats
+
     def set_age(self, age: float) -> None:
         """Set the age λ used by the self-paced modes."""
         self.mixer.set_age(age)
@@ -485,15 +494,15 @@ class AdaMixd(RandomizableTransform, MapTransform):
             raise KeyError(f"AdaMixd: none of the keys {list(self.keys)} is in the batch ({sorted(map(str, d))}).")
         if keys[0] != self.keys[0]:
             raise KeyError(f"AdaMixd: the first key '{self.keys[0]}' (the image) is missing from the batch.")
+        batch, _ = self.mixer.check_image(str(keys[0]), _plain(d[keys[0]], str(keys[0])))
         self.randomize()
         if not self._do_transform or self.mode == MixMode.NONE:
-            batch = len(d[keys[0]])
             self.mixer.last_stats = MixStats.unmixed(self.mode.value, self.age, batch)
             return d
 
         order = None
         if self.aux_postfix is None:
-            order = torch.as_tensor(self.R.permutation(len(d[keys[0]])), dtype=torch.long)
+            order = torch.as_tensor(self.R.permutation(batch), dtype=torch.long)
         mixed_keys = list(keys)
         confidence = None
         if self.mixer.needs_confidence or (self.mix_confidence and self.confidence_key in d):
