@@ -78,6 +78,8 @@ class MixStats:
         hard: ``(B,)`` True where the image was mixed in the hard direction.
         mixed_fraction: ``(B,)`` fraction of each image's area taken from the auxiliary image.
         proxy_loss: ``(B,)`` proxy losses when the mode used them, else None.
+        plan: the :class:`~adamix_monai.mixing.PatchPlan` (patch modes) or the boolean box mask (``cutmix``)
+            applied, None when the batch was left alone; for figures and debugging.
     """
 
     mode: str
@@ -87,6 +89,7 @@ class MixStats:
     hard: torch.Tensor
     mixed_fraction: torch.Tensor
     proxy_loss: torch.Tensor | None = field(default=None)
+    plan: Any = field(default=None, repr=False)
 
     @classmethod
     def unmixed(cls, mode: str, age: float, batch_size: int, device: torch.device | None = None) -> MixStats:
@@ -296,6 +299,7 @@ class AdaMix(RandomizableTransform):
             self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
             self.last_stats.applied = True
             self.last_stats.mixed_fraction = plan.reshape(batch, -1).float().mean(dim=1)
+            self.last_stats.plan = plan
         else:
             plan = self._patch_plan(batch, spatial, grid, confidence, proxy_loss)
         return [_like(apply_plan(x_t, aux_t, plan), x) for (x_t, aux_t), (_, x, _, _) in zip(pairs, items)]
@@ -376,6 +380,7 @@ class AdaMix(RandomizableTransform):
             hard=plan.hard,
             mixed_fraction=plan.mixed_fraction(),
             proxy_loss=None if loss is None else loss.detach(),
+            plan=plan,
         )
         return plan
 

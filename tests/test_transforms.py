@@ -291,6 +291,7 @@ class TestBadInput:
             AdaMixd(keys=["image"], grid=(4, 4), topk=4, prob=1.0)({"image": torch.rand(16, 16)})
 
 
+@pytest.mark.realdata
 def test_real_acdc_slices_keep_labels_aligned(acdc_dir):
     """Mix real ACDC slices and labels; every pixel's (image, label) pair comes from one source pixel."""
     import h5py

@@ -1,0 +1,96 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Dependency-free figure helpers: draw mixed patches on images and write PNG files atomically."""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from adamix_monai.mixing import PatchPlan
+
+__all__ = ["outline_mixed_patches", "write_png"]
+
+GREEN = (40, 220, 60)
+RED = (235, 40, 40)
+
+
+def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thickness: int = 2) -> np.ndarray:
+    """An RGB rendering of one mixed 2D image with its replaced patches outlined.
+
+    As in the paper's Fig. 5: green outlines mark patches taken from high-confidence auxiliary patches (the easy
+    direction), red outlines patches taken from low-confidence ones (the hard direction).
+
+    Args:
+        image: ``(C, H, W)`` or ``(H, W)`` image, any range (rescaled to [0, 255]).
+        plan: the plan that produced the image.
+        index: the image's position in the batch.
+        thickness: outline width in pixels.
+
+    Returns:
+        ``(H, W, 3)`` uint8 array.
+    """
+    img = image.detach().float().cpu()
+    img = img[0] if img.ndim == 3 else img
+    lo, hi = float(img.min()), float(img.max())
+    gray = ((img - lo) / (hi - lo + 1e-8) * 255).to(torch.uint8).numpy()
+    rgb = np.repeat(gray[..., None], 3, axis=2)
+    gh, gw = plan.grid
+    ph, pw = gray.shape[0] // gh, gray.shape[1] // gw
+    color = RED if bool(plan.hard[index]) else GREEN
+    for k in range(int(plan.n[index])):
+        cell = int(plan.dst[index, k])
+        y0, x0 = (cell // gw) * ph, (cell % gw) * pw
+        box = rgb[y0 : y0 + ph, x0 : x0 + pw]
+        box[:thickness] = color
+        box[-thickness:] = color
+        box[:, :thickness] = color
+        box[:, -thickness:] = color
+    return rgb
+
+
+def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write an ``(H, W, 3)`` or ``(H, W)`` uint8 array as PNG, atomically (temporary file, then rename).
+
+    Args:
+        path: destination file.
+        rgb: the pixels.
+
+    Returns:
+        The path written.
+    """
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"write_png expects (H, W, 3) or (H, W) uint8 pixels, got shape {arr.shape}.")
+    height, width = arr.shape[:2]
+    raw = b"".join(b"\x00" + arr[row].tobytes() for row in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw, 6))
+        + chunk(b"IEND", b"")
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(png)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
