@@ -136,3 +136,26 @@ def test_patch_slices_cover_the_image_once():
     for sl in patch_slices((6, 8), (3, 2)):
         cover[sl] += 1
     assert torch.equal(cover, torch.ones_like(cover))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bool, torch.int16, torch.int32, torch.int64, torch.float16,
+                                   torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("grid, spatial", [((4, 4), (16, 12)), ((2, 2, 2), (4, 6, 10)), ((8, 8), (64, 56))])
+def test_patch_copies_are_bit_exact_for_every_dtype(dtype, grid, spatial):
+    """Rows are copied through a wider reinterpreted dtype; the result must equal plain slicing bit for bit."""
+    gen = torch.Generator().manual_seed(0)
+    raw = torch.randint(0, 255, (2, 3, *spatial), generator=gen)
+    x = raw.to(dtype) if dtype != torch.bool else raw > 127
+    xa = raw.flip(0).to(dtype) if dtype != torch.bool else raw.flip(0) > 127
+    c, ca = quantised((2, *spatial), gen), quantised((2, *spatial), gen)
+    n, hard = torch.tensor([3, 4]), torch.tensor([False, True])
+    plan = plan_patch_mix(patch_scores(c, grid), patch_scores(ca, grid), n, hard, grid)
+    want = reference_mix([x], [xa], c, ca, n.tolist(), hard.tolist(), grid)[0]
+    got = apply_patch_plan(x, xa, plan)
+    assert got.dtype == dtype and torch.equal(got, want)
+    # a contiguous auxiliary view at a storage offset of one element cannot be reinterpreted as a wider type
+    buf = torch.zeros(1 + xa.numel(), dtype=dtype)
+    buf[1:] = xa.reshape(-1)
+    shifted = buf[1:].view(xa.shape)
+    assert shifted.is_contiguous() and shifted.storage_offset() == 1
+    assert torch.equal(apply_patch_plan(x, shifted, plan), got)
