@@ -1,0 +1,203 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Samplers and loaders whose order and augmentations are pure functions of (seed, stream, epoch, position).
+
+A training run draws from several loaders (labeled, unlabeled, and their independently shuffled auxiliary
+copies). To resume a run bit for bit, wherever it stopped and whatever the number of workers:
+
+* :class:`ResumableSampler` shuffles each epoch with a generator seeded by ``(seed, stream, epoch)``, can start
+  an epoch at any position, shards across DDP ranks like ``DistributedSampler``, and yields
+  ``(index, sample_seed)`` pairs;
+* :class:`SeededDataset` seeds the dataset's random transforms with ``sample_seed`` before producing an item, so
+  every augmentation depends only on where the item falls in the run.
+
+:func:`make_loader` builds such a loader; :func:`derive_loader` makes an independently shuffled copy (another
+stream) of one, as the auxiliary loaders of AdaMix need.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from monai.data import DataLoader
+from monai.transforms import Randomizable
+from torch.utils.data import Dataset, Sampler
+
+__all__ = ["ResumableSampler", "SeededDataset", "derive_loader", "make_loader"]
+
+_MIX = 0x9E3779B97F4A7C15
+
+
+def _seed(*parts: int) -> int:
+    """A 31-bit seed from integers (splitmix-style mixing, stable across processes and platforms)."""
+    h = 0
+    for p in parts:
+        h = (h ^ (int(p) & 0xFFFFFFFFFFFFFFFF)) * _MIX & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return int(h & 0x7FFFFFFF)
+
+
+class ResumableSampler(Sampler):
+    """Shuffled (or ordered) sampling that is a pure function of ``(seed, stream, epoch)``.
+
+    Args:
+        length: the dataset's length.
+        num_samples: samples per epoch over all ranks; larger than ``length`` repeats the dataset (the labeled
+            set of AdaMix is repeated to the length of the whole training set), smaller takes a subset.
+        shuffle: shuffle each epoch.
+        seed: the run's seed.
+        stream: distinguishes loaders over the same data (e.g. 0 labeled, 1 labeled-aux).
+        rank, world_size: DDP sharding; default from ``torch.distributed`` when initialised, else 0 and 1.
+            Each epoch is padded by repetition to a multiple of ``world_size`` (as ``DistributedSampler``).
+
+    Raises:
+        ValueError: on an empty dataset or an invalid rank.
+    """
+
+    def __init__(
+        self,
+        length: int,
+        num_samples: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        stream: int = 0,
+        rank: int | None = None,
+        world_size: int | None = None,
+    ) -> None:
+        if length < 1:
+            raise ValueError("ResumableSampler: the dataset is empty.")
+        distributed = dist.is_available() and dist.is_initialized()
+        self.world_size = int(world_size if world_size is not None else (dist.get_world_size() if distributed else 1))
+        self.rank = int(rank if rank is not None else (dist.get_rank() if distributed else 0))
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"ResumableSampler: rank {self.rank} is not in [0, {self.world_size}).")
+        self.length = int(length)
+        self.num_samples = int(num_samples if num_samples is not None else length)
+        self.shuffle, self.seed, self.stream = bool(shuffle), int(seed), int(stream)
+        self.epoch, self.start = 0, 0
+
+    def __len__(self) -> int:
+        """Samples per epoch on this rank."""
+        return math.ceil(self.num_samples / self.world_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Start the given (0-based) epoch from its beginning (the ``DistributedSampler`` interface)."""
+        self.set_position(epoch, 0)
+
+    def set_position(self, epoch: int, start: int) -> None:
+        """The next iterator yields the given 0-based ``epoch`` from this rank's sample ``start`` on."""
+        self.epoch, self.start = int(epoch), int(start)
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """All ranks' indices of one epoch, padded to a multiple of the world size."""
+        reps = math.ceil(self.num_samples / self.length)
+        base = torch.arange(self.length).repeat(reps)
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(_seed(self.seed, self.stream, epoch))
+            # shuffle each repetition, so that a repeated set still visits every item once per repetition
+            base = torch.cat([torch.randperm(self.length, generator=gen) for _ in range(reps)])
+        base = base[: self.num_samples]
+        total = len(self) * self.world_size
+        if total > len(base):
+            base = torch.cat([base, base[: total - len(base)]])
+        return base
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch, start = self.epoch, self.start
+        mine = self.order(epoch)[self.rank :: self.world_size]
+        for position in range(start, len(mine)):
+            yield int(mine[position]), _seed(self.seed, self.stream, epoch, position * self.world_size + self.rank)
+        # a finished pass moves on to the next epoch, so a plain re-iteration does not repeat the same order
+        if (self.epoch, self.start) == (epoch, start):
+            self.epoch, self.start = epoch + 1, 0
+
+
+class SeededDataset(Dataset):
+    """Wraps a dataset so that each item's random transforms are seeded from the sampler.
+
+    Indexed by ``(index, sample_seed)`` pairs (from :class:`ResumableSampler`), it seeds the wrapped dataset's
+    ``transform`` (any MONAI ``Randomizable``, e.g. a ``Compose``) with ``sample_seed`` and returns
+    ``dataset[index]``. Plain integer indices pass through unseeded.
+
+    Args:
+        dataset: a MONAI ``Dataset``/``CacheDataset`` (or any dataset with an optional ``transform`` attribute).
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, item: Any) -> Any:
+        if isinstance(item, tuple) and len(item) == 2:
+            index, sample_seed = item
+            transform = getattr(self.dataset, "transform", None)
+            if isinstance(transform, Randomizable):
+                transform.set_random_state(seed=int(sample_seed))
+            return self.dataset[int(index)]
+        return self.dataset[item]
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int = 0,
+    stream: int = 0,
+    shuffle: bool = True,
+    num_samples: int | None = None,
+    num_workers: int = 0,
+    drop_last: bool = True,
+    **kwargs: Any,
+) -> DataLoader:
+    """A MONAI ``DataLoader`` over ``SeededDataset(dataset)`` with a :class:`ResumableSampler`.
+
+    Args:
+        dataset: the dataset (its ``transform`` gets seeded per item).
+        batch_size: batch size per rank.
+        seed, stream, shuffle, num_samples: as :class:`ResumableSampler`.
+        num_workers: loader workers; results do not depend on it.
+        drop_last: drop a last incomplete batch.
+        kwargs: further ``DataLoader`` arguments (``collate_fn``, ``pin_memory``, ...).
+
+    Returns:
+        The loader; its own ``torch.Generator`` keeps iterator creation off the global random stream.
+    """
+    sampler = ResumableSampler(len(dataset), num_samples=num_samples, shuffle=shuffle, seed=seed, stream=stream)  # type: ignore[arg-type]
+    return DataLoader(
+        SeededDataset(dataset), batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
+        generator=torch.Generator().manual_seed(_seed(seed, stream)), **kwargs,
+    )
+
+
+def derive_loader(loader: DataLoader, stream: int) -> DataLoader:
+    """An independently shuffled copy of ``loader`` over the same data (another stream of the same run).
+
+    Args:
+        loader: a loader made by :func:`make_loader`, or any ``DataLoader``.
+        stream: the new stream's id.
+
+    Returns:
+        The new loader.
+    """
+    sampler = loader.sampler
+    common = dict(
+        batch_size=loader.batch_size, num_workers=loader.num_workers, drop_last=loader.drop_last,
+        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+    )
+    if isinstance(sampler, ResumableSampler):
+        new = ResumableSampler(sampler.length, sampler.num_samples, sampler.shuffle, sampler.seed, stream,
+                               sampler.rank, sampler.world_size)
+        return DataLoader(loader.dataset, sampler=new, generator=torch.Generator().manual_seed(_seed(sampler.seed, stream)),
+                          **common)
+    warnings.warn(
+        "derive_loader: the loader has no ResumableSampler; the derived loader shuffles with its own generator, "
+        "but a resumed run will not replay the same order. Build loaders with adamix_monai.data.make_loader.",
+        stacklevel=2,
+    )
+    return DataLoader(loader.dataset, shuffle=True, generator=torch.Generator().manual_seed(stream), **common)

@@ -1,0 +1,501 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""One semi-supervised trainer for every paradigm and every mix strategy.
+
+The paradigm (``supervised``, ``self_training``, ``mean_teacher``, ``co_training``) decides which model gives
+pseudo-labels and confidence maps; the mix (``none``, ``cutmix``, ``umix``, ``iumix``, ``adamix_v1``,
+``adamix_v2``, ``adamix``) decides how strong views are mixed with auxiliary ones. The two choices are
+independent: one code path serves all 28 combinations. Semantics follow the released AdaMix code
+(``docs/adamix-reference.md`` section 3): weak views give pseudo-labels and confidence, strong views get mixed,
+the unlabeled loss keeps pixels whose *mixed* confidence reaches ``threshold``, and ``loss = (L_s + L_u) / 2``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from monai.engines import SupervisedTrainer
+from monai.engines.utils import IterationEvents
+from monai.engines.workflow import Workflow
+from monai.data import MetaTensor
+from monai.utils import IgniteInfo, min_version, optional_import
+from torch.nn.parallel import DistributedDataParallel
+
+from adamix_monai.data.loaders import ResumableSampler, derive_loader
+from adamix_monai.engines.ema import ema_decay, ema_update
+from adamix_monai.handlers.adamix import AdaMixHandler
+from adamix_monai.schedule import proxy_dice_loss
+from adamix_monai.transforms import AdaMix, MixMode
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+
+__all__ = ["PARADIGMS", "SemiSupervisedTrainer"]
+
+PARADIGMS = ("supervised", "self_training", "mean_teacher", "co_training")
+_PATCH_MODES = {MixMode.UMIX, MixMode.IUMIX, MixMode.ADAMIX_V1, MixMode.ADAMIX_V2, MixMode.ADAMIX}
+_SELF_PACED = {MixMode.ADAMIX_V1, MixMode.ADAMIX_V2, MixMode.ADAMIX}
+
+
+def _plain(x: Any) -> torch.Tensor:
+    return x.as_tensor() if isinstance(x, MetaTensor) else torch.as_tensor(x)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+class _TwoPass(nn.Module):
+    """Runs a network on the mixed labeled and the mixed unlabeled batch in one ``forward`` call.
+
+    Two separate passes keep the BatchNorm statistics of the two batches apart (as the reference code does);
+    putting them in one ``forward`` lets ``DistributedDataParallel`` see one forward per backward.
+    """
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.network(x) for x in batches)
+
+
+class _Stream:
+    """A loader drawn from cyclically; its position is a function of the number of batches drawn."""
+
+    def __init__(self, name: str, loader: Any) -> None:
+        self.name, self.loader = name, loader
+        self.length = len(loader)
+        if self.length == 0:
+            raise ValueError(f"SemiSupervisedTrainer: the {name} loader yields no batch (is its dataset empty?).")
+        self._iter: Iterator | None = None
+        self._drawn = 0
+
+    def seek(self, drawn: int) -> None:
+        """Continue as if ``drawn`` batches had been drawn already."""
+        self._drawn = int(drawn)
+        self._iter = None
+
+    def _start(self) -> None:
+        sampler = getattr(self.loader, "sampler", None)
+        if isinstance(sampler, ResumableSampler):
+            epoch, batch = divmod(self._drawn, self.length)
+            sampler.set_position(epoch, batch * self.loader.batch_size)
+        self._iter = iter(self.loader)
+
+    def __next__(self) -> Any:
+        if self._iter is None:
+            self._start()
+        try:
+            batch = next(self._iter)  # type: ignore[arg-type]
+        except StopIteration:
+            self._start()
+            batch = next(self._iter)  # type: ignore[arg-type]
+        self._drawn += 1
+        return batch
+
+
+class SemiSupervisedTrainer(SupervisedTrainer):
+    """Semi-supervised segmentation trainer (self-training, mean teacher, co-training) with AdaMix or a baseline mix.
+
+    It keeps MONAI's ``SupervisedTrainer`` interface, events and handlers: the labeled loader drives the engine
+    (so ``train#dataset#data`` overrides, as MONAI Label makes them, still work); the unlabeled loader and the
+    auxiliary loaders (independently shuffled copies of the labeled and unlabeled loaders, made with
+    :func:`~adamix_monai.data.derive_loader` when not given) are cycled inside.
+
+    Each batch is a dictionary with the weak view under ``image_key``, the strong view (the same geometry plus
+    photometric changes) under ``strong_key`` (the weak view is used when it is absent), and, for labeled
+    batches, the label under ``label_key``.
+
+    The AdaMix transforms (one per stream and per student) and their :class:`~adamix_monai.handlers.AdaMixHandler`
+    are made by the trainer and attached to it: ``trainer.mixers``, ``trainer.adamix_handler``.
+    ``trainer.state.output`` holds ``loss``, ``loss_s``, ``loss_u`` and ``mask_ratio`` (the fraction of unlabeled
+    pixels kept by the threshold).
+
+    Args:
+        device: the device.
+        max_epochs: epochs over the labeled loader.
+        train_data_loader: labeled loader (drives the engine).
+        network: the student (a plain module; it is wrapped in ``DistributedDataParallel`` here when
+            ``torch.distributed`` is initialised).
+        optimizer: the student's optimizer.
+        loss_function: the criterion ``f(logits, target, mask=None)``, e.g.
+            :class:`~adamix_monai.losses.MaskedDiceCELoss`.
+        num_classes: number of classes (checked against the network and the labels before training).
+        unlabeled_data_loader: unlabeled loader (all training images in the reference protocol); required by
+            every paradigm but ``supervised``.
+        paradigm: one of ``supervised``, ``self_training``, ``mean_teacher``, ``co_training``.
+        mix: one of :class:`~adamix_monai.transforms.MixMode`.
+        labeled_aux_data_loader, unlabeled_aux_data_loader: auxiliary loaders; derived from the main loaders
+            when None.
+        threshold: confidence threshold ``tau`` of the unlabeled loss.
+        ema_decay: the mean teacher's maximum decay.
+        ema_buffers: teacher buffer policy (``own``, ``copy``, ``ema``), see :func:`~adamix_monai.engines.ema_update`.
+        teacher: the mean teacher; default a deep copy of ``network`` (the first EMA step copies the student).
+        network2, optimizer2: the second student and its optimizer (co-training).
+        grid, topk, prob, ramp_fraction, n_boxes, box_area: AdaMix settings (see :class:`~adamix_monai.transforms.AdaMix`).
+        mix_seed: seed of the mixing transforms' random states.
+        fuse_forwards: run the no-grad passes of one model as one forward over the concatenated views (fewer,
+            larger kernels). False runs them as the reference code groups them (auxiliary pair, main pair,
+            strong view); with BatchNorm in train mode the two differ slightly in batch statistics.
+        image_key, strong_key, label_key: batch keys.
+        kwargs: further ``SupervisedTrainer`` arguments (``epoch_length``, ``train_handlers``, ``amp``, ...).
+
+    Raises:
+        ValueError: on an unknown paradigm or mix, or missing loaders or networks for the paradigm.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device,
+        max_epochs: int,
+        train_data_loader: Any,
+        network: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss_function: Callable,
+        num_classes: int,
+        unlabeled_data_loader: Any = None,
+        paradigm: str = "self_training",
+        mix: str = "adamix",
+        labeled_aux_data_loader: Any = None,
+        unlabeled_aux_data_loader: Any = None,
+        threshold: float = 0.95,
+        ema_decay: float = 0.99,
+        ema_buffers: str = "own",
+        teacher: nn.Module | None = None,
+        network2: nn.Module | None = None,
+        optimizer2: torch.optim.Optimizer | None = None,
+        grid: int | Sequence[int] = 8,
+        topk: int = 16,
+        prob: float = 0.5,
+        ramp_fraction: float = 0.25,
+        n_boxes: int = 3,
+        box_area: tuple[float, float] = (0.25, 0.5),
+        mix_seed: int = 0,
+        fuse_forwards: bool = True,
+        image_key: str = "image",
+        strong_key: str = "image_strong",
+        label_key: str = "label",
+        **kwargs: Any,
+    ) -> None:
+        if paradigm not in PARADIGMS:
+            raise ValueError(f"SemiSupervisedTrainer: unknown paradigm '{paradigm}'; expected one of {PARADIGMS}.")
+        try:
+            self.mix_mode = MixMode(mix)
+        except ValueError:
+            raise ValueError(
+                f"SemiSupervisedTrainer: unknown mix '{mix}'; expected one of {[m.value for m in MixMode]}."
+            ) from None
+        if paradigm != "supervised" and unlabeled_data_loader is None:
+            raise ValueError(f"SemiSupervisedTrainer: paradigm '{paradigm}' needs unlabeled_data_loader.")
+        if paradigm == "co_training" and (network2 is None or optimizer2 is None):
+            raise ValueError("SemiSupervisedTrainer: co_training needs network2 and optimizer2 (the second student).")
+        kwargs.setdefault("decollate", False)
+        self.distributed = dist.is_available() and dist.is_initialized()
+        plain = _unwrap(network)
+        super().__init__(
+            device=device, max_epochs=max_epochs, train_data_loader=train_data_loader, network=plain,
+            optimizer=optimizer, loss_function=loss_function, **kwargs,
+        )
+        self.paradigm, self.num_classes, self.threshold = paradigm, int(num_classes), float(threshold)
+        self.image_key, self.strong_key, self.label_key = image_key, strong_key, label_key
+        self.fuse_forwards = bool(fuse_forwards)
+        self.ema_decay_max, self.ema_buffers = float(ema_decay), ema_buffers
+
+        self.students: list[nn.Module] = [plain]
+        self.optimizers: list[torch.optim.Optimizer] = [optimizer]
+        if paradigm == "co_training":
+            self.students.append(_unwrap(network2).to(self.state.device))  # type: ignore[arg-type]
+            self.optimizers.append(optimizer2)  # type: ignore[arg-type]
+        self.network2 = self.students[1] if len(self.students) > 1 else None
+        self.optimizer2 = optimizer2
+        self.teacher: nn.Module | None = None
+        if paradigm == "mean_teacher":
+            self.teacher = (teacher if teacher is not None else copy.deepcopy(plain)).to(self.state.device)
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+        passes = [_TwoPass(s) for s in self.students]
+        if self.distributed:
+            ids = [self.state.device] if torch.device(self.state.device).type == "cuda" else None
+            passes = [DistributedDataParallel(p, device_ids=ids) for p in passes]  # type: ignore[misc]
+        self.grad_passes = passes
+
+        # streams: the engine iterates the labeled loader itself; the others are cycled here
+        self.streams: dict[str, _Stream] = {}
+        uses_aux = self.mix_mode != MixMode.NONE
+        if uses_aux:
+            self.streams["labeled_aux"] = _Stream("labeled-aux", labeled_aux_data_loader or derive_loader(train_data_loader, 1))
+        if paradigm != "supervised":
+            self.streams["unlabeled"] = _Stream("unlabeled", unlabeled_data_loader)
+            if uses_aux:
+                self.streams["unlabeled_aux"] = _Stream(
+                    "unlabeled-aux", unlabeled_aux_data_loader or derive_loader(unlabeled_data_loader, 3))
+
+        # one AdaMix per stream and per student, all driven by one schedule handler
+        settings = dict(mode=self.mix_mode, grid=grid, topk=topk, prob=prob, n_boxes=n_boxes, box_area=box_area)
+        self.mixers: dict[str, AdaMix] = {}
+        for k in range(len(self.students)):
+            for stream in ("labeled", "unlabeled") if paradigm != "supervised" else ("labeled",):
+                mixer = AdaMix(**settings)  # type: ignore[arg-type]
+                mixer.set_random_state(seed=mix_seed + 7919 * len(self.mixers))
+                self.mixers[f"{stream}{k + 1}"] = mixer
+        self.adamix_handler = AdaMixHandler(list(self.mixers.values()), ramp_fraction=ramp_fraction)
+        self.adamix_handler.attach(self)
+        self.add_event_handler(Events.STARTED, self._on_started)
+        self.add_event_handler(Events.EPOCH_STARTED, self._on_epoch_started)
+        self.scaler: torch.amp.GradScaler | None = None
+
+    # ---------------------------------------------------------------------------------------------------
+    # checkpoint support
+    def checkpoint_objects(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to continue this run bit for bit (objects with ``state_dict``).
+
+        The engine (iteration, epoch length, max epochs), students, teacher, optimizers, the AdaMix schedule and
+        random states, and the AMP grad scaler; pair it with :class:`~adamix_monai.handlers.ResumableCheckpoint`,
+        which adds the global random states.
+        """
+        objects: dict[str, Any] = {"trainer": self, "network": self.students[0], "optimizer": self.optimizers[0],
+                                   "adamix": self.adamix_handler}
+        if self.network2 is not None:
+            objects.update(network2=self.students[1], optimizer2=self.optimizers[1])
+        if self.teacher is not None:
+            objects["teacher"] = self.teacher
+        if self.amp and torch.device(self.state.device).type == "cuda":
+            if self.scaler is None:
+                self.scaler = torch.amp.GradScaler("cuda")
+            objects["scaler"] = self.scaler
+        return objects
+
+    def run(self) -> None:  # type: ignore[override]
+        """Train; a second call continues from the current state."""
+        if self.amp and torch.device(self.state.device).type == "cuda" and self.scaler is None:
+            self.scaler = torch.amp.GradScaler("cuda")
+        Workflow.run(self)  # not Trainer.run, which makes a deprecated torch.cuda.amp.GradScaler
+
+    # ---------------------------------------------------------------------------------------------------
+    # checks and stream positions
+    def _on_started(self, engine: Any) -> None:
+        drawn = int(self.state.iteration)  # a checkpoint restored at STARTED has set it already
+        for stream in self.streams.values():
+            stream.seek(drawn)
+        if drawn == 0:
+            self._check_inputs()
+
+    def _on_epoch_started(self, engine: Any) -> None:
+        sampler = getattr(self.data_loader, "sampler", None)
+        if isinstance(sampler, ResumableSampler):
+            length = self.state.epoch_length or len(self.data_loader)
+            done = self.state.iteration - (self.state.epoch - 1) * length
+            sampler.set_position(self.state.epoch - 1, max(done, 0) * self.data_loader.batch_size)
+
+    def _check_inputs(self) -> None:
+        """Clear errors before the first step: data sizes, network output channels, label values."""
+        loader = self.data_loader
+        size = len(getattr(loader, "dataset", []) or [])
+        batch_size = getattr(loader, "batch_size", None)
+        if batch_size and size and size < batch_size and getattr(loader, "drop_last", False):
+            raise ValueError(
+                f"SemiSupervisedTrainer: the labeled set has {size} items, fewer than the batch size {batch_size} "
+                "(with drop_last no batch can be formed); lower the batch size or add labeled data."
+            )
+        if len(loader) == 0:
+            raise ValueError("SemiSupervisedTrainer: the labeled loader yields no batch (is the labeled set empty?).")
+        for stream in self.streams.values():
+            dataset = getattr(stream.loader, "dataset", None)
+            if dataset is not None and len(dataset) == 0:
+                raise ValueError(f"SemiSupervisedTrainer: the {stream.name} set is empty.")
+        probe = next(iter(loader))
+        image = probe[self.image_key].to(self.state.device)
+        was_training = self.students[0].training
+        self.students[0].eval()
+        with torch.no_grad():
+            channels = self.students[0](image[:1]).shape[1]
+        self.students[0].train(was_training)
+        if channels != self.num_classes:
+            raise ValueError(
+                f"SemiSupervisedTrainer: the network outputs {channels} channels but num_classes is "
+                f"{self.num_classes}; set the network's out_channels to the number of classes."
+            )
+        self._check_labels(probe[self.label_key])
+
+    def _check_labels(self, label: torch.Tensor) -> None:
+        lo, hi = int(label.min()), int(label.max())
+        if lo < 0 or hi >= self.num_classes:
+            raise ValueError(
+                f"SemiSupervisedTrainer: labels hold values in [{lo}, {hi}] but num_classes is {self.num_classes}; "
+                f"expected class indices in [0, {self.num_classes})."
+            )
+
+    # ---------------------------------------------------------------------------------------------------
+    # one step
+    def _views(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        weak = batch[self.image_key].to(self.state.device, non_blocking=self.non_blocking)
+        strong = batch.get(self.strong_key)
+        strong = weak if strong is None else strong.to(self.state.device, non_blocking=self.non_blocking)
+        return _plain(weak), _plain(strong)
+
+    def _predict(self, model: nn.Module, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """No-grad logits of ``model`` for each input (one fused forward, or the reference grouping)."""
+        if not inputs:
+            return []
+        with torch.no_grad(), torch.autocast(torch.device(self.state.device).type, enabled=bool(self.amp)):
+            if self.fuse_forwards:
+                out = model(torch.cat(list(inputs))).float()
+                return list(out.split([x.shape[0] for x in inputs]))
+            return [model(x).float() for x in inputs]
+
+    @staticmethod
+    def _confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        prob = torch.softmax(logits, dim=1)
+        conf, pseudo = prob.max(dim=1, keepdim=True)
+        return conf, pseudo
+
+    def _iteration(self, engine: Any, batchdata: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        if batchdata is None:
+            raise ValueError("SemiSupervisedTrainer: the labeled loader returned no data.")
+        mode = self.mix_mode
+        patch, self_paced, mixing = mode in _PATCH_MODES, mode in _SELF_PACED, mode != MixMode.NONE
+        semi = self.paradigm != "supervised"
+
+        lab_w, lab_s = self._views(batchdata)
+        lab_y = _plain(batchdata[self.label_key]).to(self.state.device).long()
+        self._check_labels(lab_y)
+        if lab_y.ndim == lab_w.ndim - 1:
+            lab_y = lab_y.unsqueeze(1)
+        lab_aux = next(self.streams["labeled_aux"]) if mixing else None
+        la_w, la_s = self._views(lab_aux) if lab_aux is not None else (None, None)
+        la_y = _plain(lab_aux[self.label_key]).to(self.state.device).long() if lab_aux is not None else None
+        if la_y is not None and la_y.ndim == lab_w.ndim - 1:
+            la_y = la_y.unsqueeze(1)
+        if semi:
+            u_w, u_s = self._views(next(self.streams["unlabeled"]))
+            ua_w, ua_s = self._views(next(self.streams["unlabeled_aux"])) if mixing else (None, None)
+
+        # ---- no-grad passes: which model sees which weak/strong view --------------------------------------
+        # source of pseudo-labels/confidence: ST the student itself, MT the teacher, CT the other student
+        students = self.students
+        n_students = len(students)
+        requests: dict[int, list[tuple[str, torch.Tensor]]] = {}  # model id -> [(tag, input)]
+        models: dict[int, nn.Module] = {}
+
+        def ask(model: nn.Module, tag: str, x: torch.Tensor | None) -> None:
+            if x is None:
+                return
+            models[id(model)] = model
+            requests.setdefault(id(model), []).append((tag, x))
+
+        for k, student in enumerate(students):
+            labeled_source = self.teacher if self.teacher is not None else student
+            if patch:  # the labeled mix ranks patches by confidence (and the proxy loss uses the same pass)
+                ask(labeled_source, f"la_w{k}", la_w)
+                ask(labeled_source, f"l_w{k}", lab_w)
+            if semi:
+                source = self.teacher if self.teacher is not None else students[(k + 1) % n_students]
+                if n_students == 1 and self.teacher is None:
+                    source = student
+                if mixing:
+                    ask(source, f"ua_w{k}", ua_w)
+                ask(source, f"u_w{k}", u_w)
+                if self_paced:
+                    ask(student, f"u_s{k}", u_s)
+        logits: dict[tuple[int, str], torch.Tensor] = {}
+        for mid, items in requests.items():
+            # identical (model, input) requests of different students share one pass
+            unique: dict[tuple[int, int], tuple[str, torch.Tensor]] = {}
+            alias: dict[str, tuple[int, int]] = {}
+            for tag, x in items:
+                key = (id(x), x.shape[0])
+                unique.setdefault(key, (tag, x))
+                alias[tag] = key
+            outs = self._predict(models[mid], [x for _, x in unique.values()])
+            by_key = dict(zip(unique.keys(), outs))
+            for tag, key in alias.items():
+                logits[(mid, tag)] = by_key[key]
+
+        def get(model: nn.Module, tag: str) -> torch.Tensor:
+            return logits[(id(model), tag)]
+
+        # ---- mixing -----------------------------------------------------------------------------------------
+        x_l, y_l, x_u, y_u, m_u = [], [], [], [], []
+        for k, student in enumerate(students):
+            labeled_source = self.teacher if self.teacher is not None else student
+            mixer = self.mixers[f"labeled{k + 1}"]
+            if mixing:
+                conf = conf_a = loss = None
+                if patch:
+                    lw, law = get(labeled_source, f"l_w{k}"), get(labeled_source, f"la_w{k}")
+                    conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
+                    loss = proxy_dice_loss(lw, lab_y) if self_paced else None
+                xl, yl = mixer([lab_s, lab_y], [la_s, la_y], confidence=conf, aux_confidence=conf_a, proxy_loss=loss)
+            else:
+                xl, yl = lab_s, lab_y
+                mixer.last_stats = None
+            x_l.append(xl)
+            y_l.append(yl)
+            if semi:
+                source = self.teacher if self.teacher is not None else students[(k + 1) % n_students]
+                if n_students == 1 and self.teacher is None:
+                    source = student
+                conf_u, pseudo_u = self._confidence(get(source, f"u_w{k}"))
+                mixer_u = self.mixers[f"unlabeled{k + 1}"]
+                if mixing:
+                    conf_ua, pseudo_ua = self._confidence(get(source, f"ua_w{k}"))
+                    loss_u = proxy_dice_loss(get(student, f"u_s{k}"), pseudo_u) if self_paced else None
+                    xu, yu, cu = mixer_u(
+                        [u_s, pseudo_u, conf_u], [ua_s, pseudo_ua, conf_ua],
+                        confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u,
+                    )
+                else:
+                    xu, yu, cu = u_s, pseudo_u, conf_u
+                    mixer_u.last_stats = None
+                x_u.append(xu)
+                y_u.append(yu)
+                m_u.append((cu >= self.threshold).float())
+
+        # ---- gradient passes, losses, update -------------------------------------------------------------------
+        engine.state.output = output = {}
+        device_type = torch.device(self.state.device).type
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=self.optim_set_to_none)
+        with torch.autocast(device_type, enabled=bool(self.amp)):
+            loss_s = loss_u = None
+            sup_terms, unsup_terms = [], []
+            for k, two_pass in enumerate(self.grad_passes):
+                outs = two_pass(x_l[k], x_u[k]) if semi else two_pass(x_l[k])
+                sup_terms.append(self.loss_function(outs[0].float(), y_l[k]))
+                if semi:
+                    unsup_terms.append(self.loss_function(outs[1].float(), y_u[k], m_u[k]))
+            loss_s = torch.stack(sup_terms).mean()
+            if semi:
+                loss_u = torch.stack(unsup_terms).mean()
+                loss = (loss_s + loss_u) / 2
+            else:
+                loss = loss_s
+        engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+        engine.fire_event(IterationEvents.LOSS_COMPLETED)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+            for opt in self.optimizers:
+                self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            loss.backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+            for opt in self.optimizers:
+                opt.step()
+        if self.teacher is not None:
+            step = int(engine.state.iteration) - 1
+            ema_update(self.teacher, students[0], ema_decay(step, self.ema_decay_max), self.ema_buffers)
+        output.update(
+            loss=float(loss.detach()),
+            loss_s=float(loss_s.detach()),
+            loss_u=float(loss_u.detach()) if loss_u is not None else 0.0,
+            mask_ratio=float(torch.stack([m.mean() for m in m_u]).mean()) if m_u else 0.0,
+        )
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return output

@@ -1,0 +1,8 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Ignite handlers of adamix-monai."""
+
+from adamix_monai.handlers.adamix import AdaMixHandler
+from adamix_monai.handlers.checkpoint import BestModelSaver, ResumableCheckpoint, RNGState, atomic_save
+
+__all__ = ["AdaMixHandler", "BestModelSaver", "RNGState", "ResumableCheckpoint", "atomic_save"]

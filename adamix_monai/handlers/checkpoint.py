@@ -1,0 +1,230 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Atomic checkpoints that resume a run exactly, and the best-model saver MONAI Label loads from.
+
+MONAI's ``CheckpointSaver`` writes in place (``atomic=False``), so a run killed while saving can leave a
+truncated file. These handlers write to a temporary file in the same folder, flush it to disk, then rename it
+over the target: a reader sees the old file or the new one, never half of one. Loading uses
+``torch.load(weights_only=True)``: a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from monai.utils import IgniteInfo, min_version, optional_import
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
+
+__all__ = ["BestModelSaver", "RNGState", "ResumableCheckpoint", "atomic_save"]
+
+
+def _is_rank0() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``.
+
+    Args:
+        obj: what to save (tensors, dicts, lists and plain values, for ``weights_only`` loading).
+        path: the destination.
+
+    Returns:
+        The destination path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class RNGState:
+    """The global random states (python, numpy, torch CPU and CUDA) as a ``state_dict``-able object."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Current states, as tensors and plain values."""
+        name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+        state = {
+            "python": random.getstate(),
+            "numpy": {"name": str(name), "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the states saved by :meth:`state_dict`."""
+        py = state["python"]
+        random.setstate((py[0], tuple(py[1]), py[2]))
+        n = state["numpy"]
+        np.random.set_state((n["name"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"],
+                             n["cached_gaussian"]))
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class ResumableCheckpoint:
+    """Saves everything a run needs to continue exactly, atomically; resumes from it when the run restarts.
+
+    Attach it to the trainer with the trainer's ``checkpoint_objects()`` (engine, networks, optimizers, AdaMix
+    schedule and random states, AMP scaler) and any other stateful objects (e.g. a :class:`BestModelSaver`); it
+    adds the global random states itself. Every ``save_every`` iterations and at the end of the run it writes
+    ``<save_dir>/<filename>`` (one file, replaced atomically). With ``resume=True``, an existing file is loaded
+    when the trainer starts, so running the same command again after a crash continues where it stopped.
+
+    Args:
+        save_dir: folder of the checkpoint.
+        objects: name -> object with ``state_dict()``/``load_state_dict()``.
+        save_every: iterations between saves.
+        filename: the checkpoint's file name.
+        resume: load an existing checkpoint at ``STARTED``.
+        name: logger name; None uses the engine's logger.
+
+    Raises:
+        ValueError: on ``save_every < 1`` or an object without ``state_dict``.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike,
+        objects: Mapping[str, Any],
+        save_every: int = 100,
+        filename: str = "checkpoint.pt",
+        resume: bool = True,
+        name: str | None = None,
+    ) -> None:
+        if save_every < 1:
+            raise ValueError(f"ResumableCheckpoint: save_every must be >= 1, got {save_every}.")
+        for key, obj in objects.items():
+            if not (hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")):
+                raise ValueError(f"ResumableCheckpoint: object '{key}' ({type(obj).__name__}) has no state_dict.")
+        self.path = Path(save_dir) / filename
+        self.objects = dict(objects)
+        self.objects.setdefault("rng", RNGState())
+        self.save_every, self.resume = int(save_every), bool(resume)
+        self.logger = logging.getLogger(name)
+        self._name = name
+        self.resumed_from: int | None = None
+
+    def attach(self, engine: Any) -> None:
+        """Register the resume at ``STARTED`` (before other ``STARTED`` handlers) and the saves."""
+        if self._name is None:
+            self.logger = engine.logger
+        if self.resume:
+            engine.add_event_handler(Events.STARTED, self.load)
+            # run before handlers registered earlier, so they see the restored state
+            handlers = engine._event_handlers[Events.STARTED]
+            handlers.insert(0, handlers.pop())
+        engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self.save)
+        engine.add_event_handler(Events.COMPLETED, self.save)
+
+    def save(self, engine: Any = None) -> None:
+        """Write the checkpoint (rank 0 only)."""
+        if not _is_rank0():
+            return
+        payload = {key: obj.state_dict() for key, obj in self.objects.items()}
+        atomic_save(payload, self.path)
+        iteration = getattr(getattr(engine, "state", None), "iteration", None)
+        self.logger.info(f"checkpoint written: {self.path} (iteration {iteration})")
+
+    def load(self, engine: Any = None) -> bool:
+        """Load the checkpoint if it exists; returns whether it did.
+
+        Raises:
+            ValueError: when the file holds no entry for one of the objects.
+        """
+        if not self.path.is_file():
+            return False
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        missing = [key for key in self.objects if key not in state]
+        if missing:
+            raise ValueError(f"ResumableCheckpoint: {self.path} has no entry for {missing}; it belongs to another run.")
+        for key, obj in self.objects.items():
+            obj.load_state_dict(state[key])
+        trainer_state = state.get("trainer", {})
+        self.resumed_from = int(trainer_state.get("iteration", 0)) if isinstance(trainer_state, Mapping) else None
+        self.logger.info(f"resumed from {self.path} at iteration {self.resumed_from}")
+        return True
+
+
+class BestModelSaver:
+    """Saves the network whenever the evaluator's key metric improves, atomically, as a plain state dict.
+
+    The file (``models/model.pt`` in a bundle) is what ``inference.json`` and MONAI Label load. Attach it to
+    the *validation* evaluator; never select on the test set.
+
+    Args:
+        save_dir: folder of the model file.
+        network: the network to save (a DDP wrapper is unwrapped).
+        metric_name: the metric in ``evaluator.state.metrics``; default the evaluator's key metric.
+        filename: the file name.
+        mode: ``"max"`` (Dice) or ``"min"`` (a loss).
+
+    Raises:
+        ValueError: on an unknown mode.
+    """
+
+    def __init__(
+        self,
+        save_dir: str | os.PathLike,
+        network: torch.nn.Module,
+        metric_name: str | None = None,
+        filename: str = "model.pt",
+        mode: str = "max",
+    ) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"BestModelSaver: mode must be 'max' or 'min', got '{mode}'.")
+        self.path = Path(save_dir) / filename
+        self.network = network.module if hasattr(network, "module") else network
+        self.metric_name, self.mode = metric_name, mode
+        self.best = -math.inf if mode == "max" else math.inf
+        self.best_epoch = -1
+
+    def attach(self, evaluator: Any) -> None:
+        """Register on the evaluator's ``EPOCH_COMPLETED``."""
+        evaluator.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, evaluator: Any) -> None:
+        name = self.metric_name or getattr(evaluator.state, "key_metric_name", None)
+        if name is None or name not in evaluator.state.metrics:
+            raise ValueError(
+                f"BestModelSaver: metric '{name}' is not among the evaluator's metrics {list(evaluator.state.metrics)}."
+            )
+        value = float(evaluator.state.metrics[name])
+        better = value > self.best if self.mode == "max" else value < self.best
+        if better and math.isfinite(value):
+            self.best, self.best_epoch = value, int(evaluator.state.epoch)
+            if _is_rank0():
+                atomic_save(self.network.state_dict(), self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best value so far (so a resumed run does not overwrite a better model)."""
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the best value."""
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
