@@ -113,8 +113,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
 
     The AdaMix transforms (one per stream and per student) and their :class:`~adamix_monai.handlers.AdaMixHandler`
     are made by the trainer and attached to it: ``trainer.mixers``, ``trainer.adamix_handler``.
-    ``trainer.state.output`` holds ``loss``, ``loss_s``, ``loss_u`` and ``mask_ratio`` (the fraction of unlabeled
-    pixels kept by the threshold).
+    ``trainer.state.output`` holds ``loss``, ``loss_s``, ``loss_u``, ``mask_ratio`` (the fraction of unlabeled
+    pixels kept by the threshold), ``adamix_lambda``, ``adamix_mean_n`` and ``adamix_hard_fraction``, so a
+    ``StatsHandler``/``TensorBoardStatsHandler`` logs all of them every iteration (see
+    :func:`~adamix_monai.handlers.attach_training_logs`).
 
     Args:
         device: the device.
@@ -142,6 +144,8 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         fuse_forwards: run the no-grad passes of one model as one forward over the concatenated views (fewer,
             larger kernels). False runs them as the reference code groups them (auxiliary pair, main pair,
             strong view); with BatchNorm in train mode the two differ slightly in batch statistics.
+        channels_last: run networks and inputs in the channels-last memory format (faster convolutions with
+            oneDNN on CPUs and with tensor cores under AMP; numerically equivalent up to float rounding).
         image_key, strong_key, label_key: batch keys.
         kwargs: further ``SupervisedTrainer`` arguments (``epoch_length``, ``train_handlers``, ``amp``, ...).
 
@@ -177,6 +181,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         box_area: tuple[float, float] = (0.25, 0.5),
         mix_seed: int = 0,
         fuse_forwards: bool = True,
+        channels_last: bool = False,
         image_key: str = "image",
         strong_key: str = "image_strong",
         label_key: str = "label",
@@ -204,6 +209,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.paradigm, self.num_classes, self.threshold = paradigm, int(num_classes), float(threshold)
         self.image_key, self.strong_key, self.label_key = image_key, strong_key, label_key
         self.fuse_forwards = bool(fuse_forwards)
+        self.channels_last = bool(channels_last)
         self.ema_decay_max, self.ema_buffers = float(ema_decay), ema_buffers
 
         self.students: list[nn.Module] = [plain]
@@ -218,6 +224,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             self.teacher = (teacher if teacher is not None else copy.deepcopy(plain)).to(self.state.device)
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
+        if self.channels_last:
+            for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+                model.to(memory_format=self._memory_format(plain))
         passes = [_TwoPass(s) for s in self.students]
         if self.distributed:
             ids = [self.state.device] if torch.device(self.state.device).type == "cuda" else None
@@ -332,11 +341,19 @@ class SemiSupervisedTrainer(SupervisedTrainer):
 
     # ---------------------------------------------------------------------------------------------------
     # one step
+    @staticmethod
+    def _memory_format(model: nn.Module) -> torch.memory_format:
+        convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
+        return torch.channels_last_3d if convs and isinstance(convs[0], nn.Conv3d) else torch.channels_last
+
     def _views(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        weak = batch[self.image_key].to(self.state.device, non_blocking=self.non_blocking)
+        weak = _plain(batch[self.image_key]).to(self.state.device, non_blocking=self.non_blocking)
         strong = batch.get(self.strong_key)
-        strong = weak if strong is None else strong.to(self.state.device, non_blocking=self.non_blocking)
-        return _plain(weak), _plain(strong)
+        strong = weak if strong is None else _plain(strong).to(self.state.device, non_blocking=self.non_blocking)
+        if self.channels_last:
+            fmt = torch.channels_last if weak.ndim == 4 else torch.channels_last_3d
+            weak, strong = weak.contiguous(memory_format=fmt), strong.contiguous(memory_format=fmt)
+        return weak, strong
 
     def _predict(self, model: nn.Module, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """No-grad logits of ``model`` for each input (one fused forward, or the reference grouping)."""
@@ -347,6 +364,19 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 out = model(torch.cat(list(inputs))).float()
                 return list(out.split([x.shape[0] for x in inputs]))
             return [model(x).float() for x in inputs]
+
+    def _sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers (BatchNorm statistics) after each step.
+
+        Parameters stay in sync through DDP's gradient all-reduce, but the no-grad passes and the teacher run
+        outside DDP and update running statistics from each rank's own shard; without this, ranks would validate
+        and save slightly different models.
+        """
+        modules = [*self.students] + ([self.teacher] if self.teacher is not None else [])
+        buffers = [b for m in modules for b in m.buffers()]
+        if buffers:
+            for b in buffers:
+                dist.broadcast(b, src=0)
 
     @staticmethod
     def _confidence(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -388,20 +418,25 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             models[id(model)] = model
             requests.setdefault(id(model), []).append((tag, x))
 
+        # draw each mixer's prob decision first: a mix that will not fire needs no confidence or proxy pass
+        fires = {}
+        for name, mixer in self.mixers.items():
+            mixer.randomize()
+            fires[name] = mixing and bool(mixer._do_transform)
         for k, student in enumerate(students):
             labeled_source = self.teacher if self.teacher is not None else student
-            if patch:  # the labeled mix ranks patches by confidence (and the proxy loss uses the same pass)
+            if patch and fires[f"labeled{k + 1}"]:  # ranks patches by confidence; the proxy reuses the pass
                 ask(labeled_source, f"la_w{k}", la_w)
                 ask(labeled_source, f"l_w{k}", lab_w)
             if semi:
                 source = self.teacher if self.teacher is not None else students[(k + 1) % n_students]
                 if n_students == 1 and self.teacher is None:
                     source = student
-                if mixing:
+                if fires[f"unlabeled{k + 1}"]:
                     ask(source, f"ua_w{k}", ua_w)
+                    if self_paced:
+                        ask(student, f"u_s{k}", u_s)
                 ask(source, f"u_w{k}", u_w)
-                if self_paced:
-                    ask(student, f"u_s{k}", u_s)
         logits: dict[tuple[int, str], torch.Tensor] = {}
         for mid, items in requests.items():
             # identical (model, input) requests of different students share one pass
@@ -426,11 +461,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             mixer = self.mixers[f"labeled{k + 1}"]
             if mixing:
                 conf = conf_a = loss = None
-                if patch:
+                if patch and fires[f"labeled{k + 1}"]:
                     lw, law = get(labeled_source, f"l_w{k}"), get(labeled_source, f"la_w{k}")
                     conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
                     loss = proxy_dice_loss(lw, lab_y) if self_paced else None
-                xl, yl = mixer([lab_s, lab_y], [la_s, la_y], confidence=conf, aux_confidence=conf_a, proxy_loss=loss)
+                xl, yl = mixer([lab_s, lab_y], [la_s, la_y], confidence=conf, aux_confidence=conf_a, proxy_loss=loss,
+                               randomize=False)
             else:
                 xl, yl = lab_s, lab_y
                 mixer.last_stats = None
@@ -442,13 +478,15 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                     source = student
                 conf_u, pseudo_u = self._confidence(get(source, f"u_w{k}"))
                 mixer_u = self.mixers[f"unlabeled{k + 1}"]
-                if mixing:
+                if fires[f"unlabeled{k + 1}"]:
                     conf_ua, pseudo_ua = self._confidence(get(source, f"ua_w{k}"))
                     loss_u = proxy_dice_loss(get(student, f"u_s{k}"), pseudo_u) if self_paced else None
                     xu, yu, cu = mixer_u(
                         [u_s, pseudo_u, conf_u], [ua_s, pseudo_ua, conf_ua],
-                        confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u,
+                        confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u, randomize=False,
                     )
+                elif mixing:  # the draw failed: the batch stays as it is (the mixer records that)
+                    xu, yu, cu = mixer_u([u_s, pseudo_u, conf_u], [u_s, pseudo_u, conf_u], randomize=False)
                 else:
                     xu, yu, cu = u_s, pseudo_u, conf_u
                     mixer_u.last_stats = None
@@ -491,6 +529,14 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         if self.teacher is not None:
             step = int(engine.state.iteration) - 1
             ema_update(self.teacher, students[0], ema_decay(step, self.ema_decay_max), self.ema_buffers)
+        if self.distributed:
+            self._sync_buffers()
+        self.adamix_handler.collect(engine)
+        output.update(
+            adamix_lambda=float(engine.state.adamix_lambda),
+            adamix_mean_n=float(engine.state.adamix_mean_n),
+            adamix_hard_fraction=float(engine.state.adamix_hard_fraction),
+        )
         output.update(
             loss=float(loss.detach()),
             loss_s=float(loss_s.detach()),

@@ -4,5 +4,14 @@
 
 from adamix_monai.handlers.adamix import AdaMixHandler
 from adamix_monai.handlers.checkpoint import BestModelSaver, ResumableCheckpoint, RNGState, atomic_save
+from adamix_monai.handlers.logs import TRAINING_SCALARS, attach_training_logs
 
-__all__ = ["AdaMixHandler", "BestModelSaver", "RNGState", "ResumableCheckpoint", "atomic_save"]
+__all__ = [
+    "TRAINING_SCALARS",
+    "AdaMixHandler",
+    "BestModelSaver",
+    "RNGState",
+    "ResumableCheckpoint",
+    "atomic_save",
+    "attach_training_logs",
+]

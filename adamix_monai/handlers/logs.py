@@ -1,0 +1,57 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Standard training logs: console, TensorBoard, progress bar."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import torch.distributed as dist
+from monai.handlers import StatsHandler, TensorBoardStatsHandler
+from monai.utils import optional_import
+
+__all__ = ["TRAINING_SCALARS", "attach_training_logs"]
+
+TRAINING_SCALARS = ("loss", "loss_s", "loss_u", "mask_ratio", "adamix_lambda", "adamix_mean_n", "adamix_hard_fraction")
+
+
+def _scalars(output: Any) -> dict[str, float]:
+    return {key: float(output[key]) for key in TRAINING_SCALARS if isinstance(output, dict) and key in output}
+
+
+def attach_training_logs(
+    trainer: Any, log_dir: str | None = None, progress: bool | None = None, log_every: int = 1
+) -> list[Any]:
+    """Attach console logging, TensorBoard event files and a progress bar to a trainer (rank 0 only).
+
+    Logged every ``log_every`` iterations: L (``loss``), L_s, L_u, the pseudo-label mask ratio, λ, mean n and
+    the fraction of hard images, from ``trainer.state.output``.
+
+    Args:
+        trainer: a :class:`~adamix_monai.engines.SemiSupervisedTrainer`.
+        log_dir: TensorBoard folder; None for no event files.
+        progress: show a tqdm progress bar; None shows it when stdout is a terminal.
+        log_every: iterations between console lines.
+
+    Returns:
+        The handlers attached.
+    """
+    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        return []
+    handlers: list[Any] = [
+        # MONAI's default logger name: it prints to stdout even when nothing configured logging
+        StatsHandler(output_transform=_scalars, iteration_log=lambda e, i: i % log_every == 0)
+    ]
+    if log_dir is not None:
+        handlers.append(TensorBoardStatsHandler(log_dir=log_dir, output_transform=_scalars))
+    for handler in handlers:
+        handler.attach(trainer)
+    if progress is None:
+        progress = sys.stdout.isatty()
+    ProgressBar, has_bar = optional_import("ignite.handlers.tqdm_logger", name="ProgressBar")
+    if progress and has_bar:
+        bar = ProgressBar(persist=True)
+        bar.attach(trainer, output_transform=lambda out: {k: round(v, 4) for k, v in _scalars(out).items() if k in ("loss", "loss_s", "loss_u")})
+        handlers.append(bar)
+    return handlers

@@ -1,0 +1,142 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Per-iteration time and peak memory of SemiSupervisedTrainer, for each paradigm x mix.
+
+Usage::
+
+    python benchmarks/bench_step.py [--size 128] [--batch 4] [--iters 6] [--device cpu|cuda] [--amp]
+        [--paradigms self_training,...] [--mixes none,cutmix,adamix]
+
+Each (paradigm, mix) runs in its own subprocess (so its peak memory is its own): the paper's U-Net (channels
+16..256, encoder dropout), B labeled + B unlabeled images of 1 x size x size (synthetic cardiac phantoms with a
+weak and a strong view), the mix fired with probability ``--prob`` per batch (0.5 as the paper; ``--prob 1``
+pays the mix every time), AdamW. After 2 warm-up iterations, ``--iters`` iterations are timed; the table gives the
+mean seconds per iteration (a mean, since with ``prob < 1`` iterations with and without a mix alternate)
+and the peak memory (CPU: the process's peak resident set minus its size before training; CUDA: peak allocated).
+The last line is ``adamix_over_cutmix=<AdaMix-ST time / CutMix-ST time>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+PARADIGMS = ["supervised", "self_training", "mean_teacher", "co_training"]
+MIXES = ["none", "cutmix", "adamix"]
+
+
+def child(args: argparse.Namespace) -> None:
+    import torch
+    from ignite.engine import Events
+    from monai.data import Dataset
+    from monai.transforms import Compose, CopyItemsd, RandFlipd, RandScaleIntensityd
+
+    from adamix_monai.data import make_loader
+    from adamix_monai.engines import SemiSupervisedTrainer
+    from adamix_monai.losses import MaskedDiceCELoss
+    from adamix_monai.networks import AdaMixUNet
+    from adamix_monai.synthetic import cardiac_phantom
+
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    image, label = cardiac_phantom(4 * args.batch, args.size, seed=0)
+
+    def dataset(labeled: bool) -> Dataset:
+        keys = ["image", "image_strong", "label"] if labeled else ["image", "image_strong"]
+        items = [{"image": image[i], "label": label[i]} if labeled else {"image": image[i]} for i in range(len(image))]
+        views = Compose([CopyItemsd(keys="image", names="image_strong"), RandFlipd(keys=keys, prob=0.5, spatial_axis=-1),
+                         RandScaleIntensityd(keys="image_strong", factors=0.3, prob=0.8)])
+        return Dataset(items, transform=views)
+
+    def net() -> torch.nn.Module:
+        return AdaMixUNet(2, 1, 4).to(device)
+
+    network = net()
+    extra = {}
+    if args.paradigm == "co_training":
+        network2 = net()
+        extra = dict(network2=network2, optimizer2=torch.optim.AdamW(network2.parameters(), 1e-4))
+    total = 2 + args.iters
+    trainer = SemiSupervisedTrainer(
+        device=device, max_epochs=1, epoch_length=total,
+        train_data_loader=make_loader(dataset(True), args.batch, seed=0, num_samples=total * args.batch),
+        network=network, optimizer=torch.optim.AdamW(network.parameters(), 1e-4), loss_function=MaskedDiceCELoss(0.5),
+        num_classes=4, paradigm=args.paradigm, mix=args.mix, prob=args.prob, grid=8, topk=16, amp=args.amp,
+        channels_last=args.channels_last,
+        unlabeled_data_loader=None if args.paradigm == "supervised" else make_loader(dataset(False), args.batch, seed=0, stream=2),
+        **extra,
+    )
+    times: list[float] = []
+    start = [0.0]
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    trainer.add_event_handler(Events.ITERATION_STARTED, lambda e: (sync(), start.__setitem__(0, time.perf_counter())))
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: (sync(), times.append(time.perf_counter() - start[0])))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    trainer.run()
+    if device.type == "cuda":
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+    print(json.dumps({"seconds": statistics.mean(times[2:]), "peak_mb": peak_mb}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--iters", type=int, default=6)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", action="store_true")
+    parser.add_argument("--prob", type=float, default=0.5, help="mix probability per batch (0.5 as the paper)")
+    parser.add_argument("--channels-last", action="store_true", help="SemiSupervisedTrainer(channels_last=True)")
+    parser.add_argument("--paradigms", default=",".join(PARADIGMS))
+    parser.add_argument("--mixes", default=",".join(MIXES))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--paradigm", help=argparse.SUPPRESS)
+    parser.add_argument("--mix", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    import torch
+
+    print(f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+          f"AdaMixUNet 16..256, B={args.batch} labeled + {args.batch} unlabeled, 1x{args.size}x{args.size}, "
+          f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, mean of {args.iters} iterations after 2 warm-up")
+    print("| paradigm | mix | s / iteration | peak memory MB |")
+    print("|---|---|---|---|")
+    results = {}
+    for paradigm in args.paradigms.split(","):
+        for mix in args.mixes.split(","):
+            cmd = [sys.executable, __file__, "--child", "--paradigm", paradigm, "--mix", mix, "--size", str(args.size),
+                   "--batch", str(args.batch), "--iters", str(args.iters), "--device", args.device,
+                   "--prob", str(args.prob)]
+            if args.amp:
+                cmd.append("--amp")
+            if args.channels_last:
+                cmd.append("--channels-last")
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"| {paradigm} | {mix} | failed: {done.stderr.strip().splitlines()[-1]} | |")
+                continue
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            results[(paradigm, mix)] = r
+            print(f"| {paradigm} | {mix} | {r['seconds']:.3f} | {r['peak_mb']:.0f} |", flush=True)
+    if ("self_training", "adamix") in results and ("self_training", "cutmix") in results:
+        ratio = results[("self_training", "adamix")]["seconds"] / results[("self_training", "cutmix")]["seconds"]
+        print(f"adamix_over_cutmix={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""SemiSupervisedTrainer: every paradigm x mix trains end to end (2D and 3D), semantics, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from monai.data import Dataset
+
+from adamix_monai.data import make_loader
+from adamix_monai.engines import PARADIGMS, SemiSupervisedTrainer, ema_decay, ema_update
+from adamix_monai.losses import MaskedDiceCELoss
+from adamix_monai.transforms import MixMode
+from tests.ssl_fixtures import make_trainer, synthetic_items, views
+
+MIXES = [m.value for m in MixMode]
+
+
+def weights(module: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1).clone() for p in module.parameters()])
+
+
+@pytest.mark.parametrize("paradigm", PARADIGMS)
+@pytest.mark.parametrize("mix", MIXES)
+def test_every_paradigm_and_mix_trains_in_2d(paradigm, mix):
+    trainer = make_trainer(paradigm, mix, max_epochs=1, prob=1.0)
+    before = [weights(s) for s in trainer.students]
+    trainer.run()
+    out = trainer.state.output
+    assert trainer.state.iteration == 4
+    assert all(math.isfinite(out[k]) for k in ("loss", "loss_s", "loss_u", "mask_ratio"))
+    for s, w in zip(trainer.students, before):
+        assert not torch.equal(weights(s), w)  # every student learned
+    if paradigm == "supervised":
+        assert out["loss"] == out["loss_s"] and out["loss_u"] == 0.0
+    else:
+        assert out["loss"] == pytest.approx((out["loss_s"] + out["loss_u"]) / 2, rel=1e-5)
+        assert 0.0 <= out["mask_ratio"] <= 1.0
+    n_students = 2 if paradigm == "co_training" else 1
+    n_streams = 1 if paradigm == "supervised" else 2
+    assert len(trainer.mixers) == n_students * n_streams
+    if mix in ("umix", "iumix", "adamix_v1"):  # prob 1 and n = K: every image gets K patches
+        assert out["adamix_mean_n"] == 4.0
+    if mix == "iumix":
+        assert out["adamix_hard_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("paradigm", PARADIGMS)
+def test_3d_training(paradigm):
+    trainer = make_trainer(paradigm, "adamix", dims=3, size=32, max_epochs=1, prob=1.0)
+    trainer.run()
+    assert trainer.state.iteration == 4 and math.isfinite(trainer.state.output["loss"])
+
+
+def test_mean_teacher_tracks_the_student_and_keeps_own_buffers():
+    trainer = make_trainer("mean_teacher", "adamix", max_epochs=1)
+    trainer.run()
+    teacher, student = trainer.teacher, trainer.students[0]
+    assert all(not p.requires_grad for p in teacher.parameters())
+    # after the first step (decay 0) the teacher equals the student, then moves slowly behind it
+    assert not torch.equal(weights(teacher), weights(student))
+    assert torch.allclose(weights(teacher), weights(student), atol=0.05)
+    # 'own' buffers: the teacher's BatchNorm statistics come from its own passes, not from the student
+    t_bn = [b for n, b in teacher.named_buffers() if n.endswith("running_mean")]
+    s_bn = [b for n, b in student.named_buffers() if n.endswith("running_mean")]
+    assert any(not torch.equal(a, b) for a, b in zip(t_bn, s_bn))
+
+
+class TestEma:
+    def nets(self):
+        torch.manual_seed(0)
+        a = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+        b = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+        b(torch.randn(4, 1, 8, 8))  # give the student non-default running statistics
+        return a, b
+
+    def test_decay_schedule(self):
+        assert ema_decay(0) == 0.0 and ema_decay(1) == 0.5 and ema_decay(9) == pytest.approx(0.9)
+        assert ema_decay(10_000) == 0.99
+
+    @pytest.mark.parametrize("policy", ["own", "copy", "ema"])
+    def test_update_and_buffer_policies(self, policy):
+        teacher, student = self.nets()
+        t0 = [p.clone() for p in teacher.parameters()]
+        tb0 = [b.clone() for b in teacher.buffers()]
+        ema_update(teacher, student, 0.9, buffers=policy)
+        for t, t_old, s in zip(teacher.parameters(), t0, student.parameters()):
+            assert torch.allclose(t, 0.9 * t_old + 0.1 * s)
+        mean_t, mean_s, mean_t0 = teacher[1].running_mean, student[1].running_mean, tb0[0]
+        if policy == "own":
+            assert torch.equal(mean_t, mean_t0)
+        elif policy == "copy":
+            assert torch.equal(mean_t, mean_s) and teacher[1].num_batches_tracked == student[1].num_batches_tracked
+        else:
+            assert torch.allclose(mean_t, 0.9 * mean_t0 + 0.1 * mean_s)
+            assert teacher[1].num_batches_tracked == student[1].num_batches_tracked
+
+    def test_rejects_unknown_policy(self):
+        teacher, student = self.nets()
+        with pytest.raises(ValueError, match="buffers must be one of"):
+            ema_update(teacher, student, 0.5, buffers="average")
+
+
+def test_fused_and_separate_no_grad_passes_agree_without_batch_dependent_layers():
+    trainer = make_trainer("self_training", "adamix", max_epochs=1)
+    net = nn.Conv2d(1, 4, 3, padding=1)  # no BatchNorm, no dropout
+    inputs = [torch.randn(2, 1, 16, 16) for _ in range(5)]
+    trainer.fuse_forwards = True
+    fused = trainer._predict(net, inputs)
+    trainer.fuse_forwards = False
+    separate = trainer._predict(net, inputs)
+    for a, b in zip(fused, separate):
+        torch.testing.assert_close(a, b)
+
+
+def test_one_fused_pass_per_model_and_step():
+    """Self-training with AdaMix runs the student once without gradients (5 views), twice with."""
+    trainer = make_trainer("self_training", "adamix", max_epochs=1, prob=1.0)
+    calls = []
+    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
+    trainer.run()
+    per_step = calls[1:][: len(calls[1:]) // 4]  # the first call is the input check
+    assert per_step == [(False, 10), (True, 2), (True, 2)]
+    calls.clear()
+    trainer = make_trainer("self_training", "cutmix", max_epochs=1, prob=1.0)
+    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
+    trainer.run()
+    assert calls[1:4] == [(False, 4), (True, 2), (True, 2)]  # CutMix needs only the unlabeled weak views
+    calls.clear()
+    trainer = make_trainer("self_training", "adamix", max_epochs=1, prob=0.0)
+    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
+    trainer.run()
+    assert calls[1:4] == [(False, 2), (True, 2), (True, 2)]  # a mix that does not fire costs no extra pass
+
+
+class TestBadInput:
+    def test_empty_unlabeled_set(self):
+        with pytest.raises(ValueError, match="dataset is empty"):
+            make_loader(Dataset([], transform=views(False)), 2)
+
+    def test_labeled_set_smaller_than_the_batch(self):
+        trainer = make_trainer("self_training", "adamix", n_labeled=1, batch=2)
+        # the labeled sampler repeats the set to num_samples, so check a plain loader of one item
+        trainer.data_loader = make_loader(Dataset(synthetic_items(1, 32, 2, 0), transform=views(True)), 2)
+        with pytest.raises(ValueError, match="fewer than the batch size 2"):
+            trainer.run()
+
+    def test_class_count_mismatch(self):
+        trainer = make_trainer("self_training", "none")
+        trainer.num_classes = 3
+        with pytest.raises(ValueError, match="outputs 4 channels but num_classes is 3"):
+            trainer.run()
+
+    def test_labels_outside_the_classes(self):
+        items = synthetic_items(4, 32, 2, 0)
+        items[0]["label"][0, 0, 0] = 7
+        trainer = make_trainer("supervised", "none", n_labeled=4)
+        trainer.data_loader = make_loader(Dataset(items, transform=views(True)), 4, shuffle=False)
+        with pytest.raises(ValueError, match=r"labels hold values in \[0, 7\] but num_classes is 4"):
+            trainer.run()
+
+    def test_configuration_errors(self):
+        with pytest.raises(ValueError, match="unknown paradigm 'fixmatch'"):
+            make_trainer("fixmatch")
+        with pytest.raises(ValueError, match="unknown mix 'mixup'"):
+            make_trainer("self_training", "mixup")
+        lab = make_loader(Dataset(synthetic_items(2, 32, 2, 0), transform=views(True)), 2)
+        net = nn.Conv2d(1, 4, 3, padding=1)
+        common = dict(device="cpu", max_epochs=1, train_data_loader=lab, network=net,
+                      optimizer=torch.optim.SGD(net.parameters(), 0.1), loss_function=MaskedDiceCELoss(), num_classes=4)
+        with pytest.raises(ValueError, match="needs unlabeled_data_loader"):
+            SemiSupervisedTrainer(paradigm="self_training", **common)
+        with pytest.raises(ValueError, match="co_training needs network2"):
+            SemiSupervisedTrainer(paradigm="co_training", unlabeled_data_loader=lab, **common)
+
+
+def test_training_logs_console_and_tensorboard(tmp_path):
+    import logging
+
+    from adamix_monai.handlers import TRAINING_SCALARS, attach_training_logs
+
+    trainer = make_trainer("self_training", "adamix", max_epochs=1)
+    handlers = attach_training_logs(trainer, log_dir=str(tmp_path / "tb"), progress=False)
+    assert len(handlers) == 2
+    records: list[str] = []
+    collector = logging.Handler()
+    collector.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logger = handlers[0].logger
+    logger.addHandler(collector)
+    try:
+        trainer.run()
+    finally:
+        logger.removeHandler(collector)
+    text = "\n".join(records)
+    assert sum("loss_u" in r for r in records) == 4  # one line per iteration
+    for key in TRAINING_SCALARS:
+        assert key in text
+    events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert {"loss_s", "loss_u", "adamix_lambda", "adamix_mean_n", "mask_ratio"} <= set(acc.Tags()["scalars"])
+    assert len(acc.Scalars("loss_u")) == 4
