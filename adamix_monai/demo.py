@@ -53,9 +53,11 @@ def run_demo(output_dir: str = "outputs/demo", iterations: int = 16400, batch: i
     schedule = AdaMixHandler(mix, total_iterations=iterations)
     fractions = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0]
     rows, tiles = [], []
-    print(f"AdaMix self-paced curriculum on a synthetic cardiac batch of {batch} (K=16 of 64 patches, "
-          f"t_m = {iterations // 4} of {iterations} iterations)")
-    print(f"| iteration | lambda | proxy loss (min..max) | hard images | mean n |")
+    print(
+        f"AdaMix self-paced curriculum on a synthetic cardiac batch of {batch} (K=16 of 64 patches, "
+        f"t_m = {iterations // 4} of {iterations} iterations)"
+    )
+    print("| iteration | lambda | proxy loss (min..max) | hard images | mean n |")
     print("|---|---|---|---|---|")
     for frac in fractions:
         iteration = max(1, int(frac * iterations))
@@ -65,16 +67,24 @@ def run_demo(output_dir: str = "outputs/demo", iterations: int = 16400, batch: i
         conf = torch.softmax(logits, 1).amax(1, keepdim=True)
         pseudo = logits.argmax(1, keepdim=True)
         data = {
-            "image": images[:batch], "label": pseudo[:batch], "confidence": conf[:batch],
-            "image_aux": images[batch:], "label_aux": pseudo[batch:], "confidence_aux": conf[batch:],
+            "image": images[:batch],
+            "label": pseudo[:batch],
+            "confidence": conf[:batch],
+            "image_aux": images[batch:],
+            "label_aux": pseudo[batch:],
+            "confidence_aux": conf[batch:],
             "proxy_loss": proxy_dice_loss(logits[:batch], labels[:batch]),
         }
         out = mix(data)
         stats = mix.last_stats
         loss = stats.proxy_loss
-        rows.append((iteration, age, float(loss.min()), float(loss.max()), int(stats.hard.sum()), float(stats.n.float().mean())))
-        print(f"| {iteration} | {age:.3f} | {float(loss.min()):.2f}..{float(loss.max()):.2f} | "
-              f"{int(stats.hard.sum())}/{batch} | {float(stats.n.float().mean()):.1f} |")
+        rows.append(
+            (iteration, age, float(loss.min()), float(loss.max()), int(stats.hard.sum()), float(stats.n.float().mean()))
+        )
+        print(
+            f"| {iteration} | {age:.3f} | {float(loss.min()):.2f}..{float(loss.max()):.2f} | "
+            f"{int(stats.hard.sum())}/{batch} | {float(stats.n.float().mean()):.1f} |"
+        )
         tiles.append(np.concatenate([outline_mixed_patches(out["image"][i], stats.plan, i) for i in range(3)], axis=1))
     sep = np.full((4, tiles[0].shape[1], 3), 255, dtype=np.uint8)
     figure = np.concatenate([part for tile in tiles for part in (tile, sep)][:-1], axis=0)

@@ -55,7 +55,11 @@ class MaskedDiceCELoss(nn.Module):
         b, c = logits.shape[:2]
         index = target[:, 0] if target.ndim == logits.ndim else target
         index = index.long()
-        m = torch.ones_like(index, dtype=logits.dtype) if mask is None else (mask[:, 0] if mask.ndim == logits.ndim else mask)
+        m = (
+            torch.ones_like(index, dtype=logits.dtype)
+            if mask is None
+            else (mask[:, 0] if mask.ndim == logits.ndim else mask)
+        )
         m = m.to(logits.dtype)
         loss = logits.new_zeros(())
         if self.dice_weight < 1.0:

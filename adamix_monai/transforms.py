@@ -334,7 +334,9 @@ class AdaMix(RandomizableTransform):
     ) -> Any:
         use_mask, use_weight, fixed_hard = _PATCH_RULES[self.mode]
         if confidence is None or confidence[1] is None or confidence[3] is None:
-            missing = "confidence" if confidence is None else (confidence[0] if confidence[1] is None else confidence[2])
+            missing = (
+                "confidence" if confidence is None else (confidence[0] if confidence[1] is None else confidence[2])
+            )
             raise ValueError(
                 f"AdaMix: mode '{self.mode.value}' ranks patches by confidence but '{missing}' was not given; "
                 f"expected a (B, 1, *spatial) = {(batch, 1, *spatial)} confidence map."
@@ -487,7 +489,8 @@ class AdaMixd(RandomizableTransform, MapTransform):
         if aux_key not in d:
             raise KeyError(
                 f"AdaMixd: the batch has '{key}' but no auxiliary batch '{aux_key}'; add it (e.g. from an auxiliary "
-                f"loader) or pass aux_postfix=None to pair samples within the batch. Keys present: {sorted(map(str, d))}."
+                f"loader) or pass aux_postfix=None to pair samples within the batch. "
+                f"Keys present: {sorted(map(str, d))}."
             )
         return aux_key, d[aux_key]
 

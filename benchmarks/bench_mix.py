@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import statistics
+import sys
 import time
 from collections.abc import Callable
 
@@ -105,8 +105,11 @@ def blend_mix(d: dict[str, torch.Tensor], mask: torch.Tensor) -> list[torch.Tens
 
 
 # ---------------------------------------------------------------------------------------------------------
-def timeit_many(fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 5) -> dict[str, float]:
+def timeit_many(
+    fns: dict[str, Callable[[], object]], repeats: int, device: torch.device, warmup: int = 5
+) -> dict[str, float]:
     """Median wall time in milliseconds of each function, measured round-robin so drift hits all alike."""
+
     def once(fn: Callable[[], object]) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -148,10 +151,15 @@ def main() -> None:
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"# bench_mix: torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-          f"median of {args.repeats} calls, 3 tensors mixed (image f32, label i64, confidence f32), K={TOPK}, "
-          f"malloc {'default' if args.raw_malloc else 'MALLOC_MMAP_MAX_=0'}")
-    print(f"| case | shape | grid | adamixd ms | adamixd_k ms | loop ms | blend ms | speedup_vs_loop | blend_ratio | equal |")
+    print(
+        f"# bench_mix: torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"median of {args.repeats} calls, 3 tensors mixed (image f32, label i64, confidence f32), K={TOPK}, "
+        f"malloc {'default' if args.raw_malloc else 'MALLOC_MMAP_MAX_=0'}"
+    )
+    print(
+        "| case | shape | grid | adamixd ms | adamixd_k ms | loop ms | blend ms "
+        "| speedup_vs_loop | blend_ratio | equal |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     figures = {}
     for name, case in CASES.items():
@@ -164,7 +172,8 @@ def main() -> None:
         mask = (torch.rand(case["batch"], 1, *case["spatial"], generator=gen) < 0.3).to(device)
         t = timeit_many(
             {"ada": lambda: ada(d), "ada_k": lambda: ada_k(d), "blend": lambda: blend_mix(d, mask)},
-            args.repeats, device,
+            args.repeats,
+            device,
         )
         t_ada, t_ada_k, t_blend = t["ada"], t["ada_k"], t["blend"]
         t_loop = timeit_many({"loop": lambda: loop_mix(d, grid)}, max(3, args.repeats // 4), device, warmup=1)["loop"]
@@ -172,8 +181,10 @@ def main() -> None:
         shape = f"{case['batch']}x1x{'x'.join(map(str, case['spatial']))}"
         speedup, ratio = t_loop / t_ada, t_ada / t_blend
         figures[name] = (speedup, ratio)
-        print(f"| {name} | {shape} | {'x'.join(map(str, grid))} | {t_ada:.2f} | {t_ada_k:.2f} | {t_loop:.2f} | "
-              f"{t_blend:.2f} | {speedup:.1f}x | {ratio:.2f} | {equal} |")
+        print(
+            f"| {name} | {shape} | {'x'.join(map(str, grid))} | {t_ada:.2f} | {t_ada_k:.2f} | {t_loop:.2f} | "
+            f"{t_blend:.2f} | {speedup:.1f}x | {ratio:.2f} | {equal} |"
+        )
     speedup, ratio = figures["2D"]
     print(f"speedup_vs_loop={speedup:.1f} blend_ratio={ratio:.2f}")
 

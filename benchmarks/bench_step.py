@@ -49,8 +49,13 @@ def child(args: argparse.Namespace) -> None:
     def dataset(labeled: bool) -> Dataset:
         keys = ["image", "image_strong", "label"] if labeled else ["image", "image_strong"]
         items = [{"image": image[i], "label": label[i]} if labeled else {"image": image[i]} for i in range(len(image))]
-        views = Compose([CopyItemsd(keys="image", names="image_strong"), RandFlipd(keys=keys, prob=0.5, spatial_axis=-1),
-                         RandScaleIntensityd(keys="image_strong", factors=0.3, prob=0.8)])
+        views = Compose(
+            [
+                CopyItemsd(keys="image", names="image_strong"),
+                RandFlipd(keys=keys, prob=0.5, spatial_axis=-1),
+                RandScaleIntensityd(keys="image_strong", factors=0.3, prob=0.8),
+            ]
+        )
         return Dataset(items, transform=views)
 
     def net() -> torch.nn.Module:
@@ -63,12 +68,24 @@ def child(args: argparse.Namespace) -> None:
         extra = dict(network2=network2, optimizer2=torch.optim.AdamW(network2.parameters(), 1e-4))
     total = 2 + args.iters
     trainer = SemiSupervisedTrainer(
-        device=device, max_epochs=1, epoch_length=total,
+        device=device,
+        max_epochs=1,
+        epoch_length=total,
         train_data_loader=make_loader(dataset(True), args.batch, seed=0, num_samples=total * args.batch),
-        network=network, optimizer=torch.optim.AdamW(network.parameters(), 1e-4), loss_function=MaskedDiceCELoss(0.5),
-        num_classes=4, paradigm=args.paradigm, mix=args.mix, prob=args.prob, grid=8, topk=16, amp=args.amp,
+        network=network,
+        optimizer=torch.optim.AdamW(network.parameters(), 1e-4),
+        loss_function=MaskedDiceCELoss(0.5),
+        num_classes=4,
+        paradigm=args.paradigm,
+        mix=args.mix,
+        prob=args.prob,
+        grid=8,
+        topk=16,
+        amp=args.amp,
         channels_last=args.channels_last,
-        unlabeled_data_loader=None if args.paradigm == "supervised" else make_loader(dataset(False), args.batch, seed=0, stream=2),
+        unlabeled_data_loader=None
+        if args.paradigm == "supervised"
+        else make_loader(dataset(False), args.batch, seed=0, stream=2),
         **extra,
     )
     times: list[float] = []
@@ -79,7 +96,9 @@ def child(args: argparse.Namespace) -> None:
             torch.cuda.synchronize()
 
     trainer.add_event_handler(Events.ITERATION_STARTED, lambda e: (sync(), start.__setitem__(0, time.perf_counter())))
-    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: (sync(), times.append(time.perf_counter() - start[0])))
+    trainer.add_event_handler(
+        Events.ITERATION_COMPLETED, lambda e: (sync(), times.append(time.perf_counter() - start[0]))
+    )
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -111,17 +130,36 @@ def main() -> None:
         return
     import torch
 
-    print(f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-          f"AdaMixUNet 16..256, B={args.batch} labeled + {args.batch} unlabeled, 1x{args.size}x{args.size}, "
-          f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, mean of {args.iters} iterations after 2 warm-up")
+    print(
+        f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
+        f"AdaMixUNet 16..256, B={args.batch} labeled + {args.batch} unlabeled, 1x{args.size}x{args.size}, "
+        f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, "
+        f"mean of {args.iters} iterations after 2 warm-up"
+    )
     print("| paradigm | mix | s / iteration | peak memory MB |")
     print("|---|---|---|---|")
     results = {}
     for paradigm in args.paradigms.split(","):
         for mix in args.mixes.split(","):
-            cmd = [sys.executable, __file__, "--child", "--paradigm", paradigm, "--mix", mix, "--size", str(args.size),
-                   "--batch", str(args.batch), "--iters", str(args.iters), "--device", args.device,
-                   "--prob", str(args.prob)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                "--paradigm",
+                paradigm,
+                "--mix",
+                mix,
+                "--size",
+                str(args.size),
+                "--batch",
+                str(args.batch),
+                "--iters",
+                str(args.iters),
+                "--device",
+                args.device,
+                "--prob",
+                str(args.prob),
+            ]
             if args.amp:
                 cmd.append("--amp")
             if args.channels_last:

@@ -35,11 +35,13 @@ def synthetic_items(count: int, size: int, dims: int, seed: int, labeled: bool =
 def views(labeled: bool) -> Compose:
     """Weak view: random flip (shared with the label); strong view: the same flip, plus intensity change."""
     keys = ["image", "image_strong", "label"] if labeled else ["image", "image_strong"]
-    return Compose([
-        CopyItemsd(keys="image", names="image_strong"),
-        RandFlipd(keys=keys, prob=0.5, spatial_axis=-1),
-        RandScaleIntensityd(keys="image_strong", factors=0.3, prob=0.8),
-    ])
+    return Compose(
+        [
+            CopyItemsd(keys="image", names="image_strong"),
+            RandFlipd(keys=keys, prob=0.5, spatial_axis=-1),
+            RandScaleIntensityd(keys="image_strong", factors=0.3, prob=0.8),
+        ]
+    )
 
 
 def make_trainer(
@@ -71,8 +73,19 @@ def make_trainer(
     grid = (4, 4) if dims == 2 else (2, 4, 4)
     kwargs.setdefault("topk", 4)
     return SemiSupervisedTrainer(
-        device=torch.device("cpu"), max_epochs=max_epochs, train_data_loader=lab_loader, network=network,
-        optimizer=torch.optim.AdamW(network.parameters(), 1e-3), loss_function=MaskedDiceCELoss(0.5),
-        num_classes=4, unlabeled_data_loader=unl_loader if paradigm != "supervised" else None,
-        paradigm=paradigm, mix=mix, grid=grid, mix_seed=seed, threshold=0.6, **extra, **kwargs,
+        device=torch.device("cpu"),
+        max_epochs=max_epochs,
+        train_data_loader=lab_loader,
+        network=network,
+        optimizer=torch.optim.AdamW(network.parameters(), 1e-3),
+        loss_function=MaskedDiceCELoss(0.5),
+        num_classes=4,
+        unlabeled_data_loader=unl_loader if paradigm != "supervised" else None,
+        paradigm=paradigm,
+        mix=mix,
+        grid=grid,
+        mix_seed=seed,
+        threshold=0.6,
+        **extra,
+        **kwargs,
     )

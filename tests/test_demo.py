@@ -62,7 +62,10 @@ def test_png_round_trip_and_outlines(tmp_path):
 def test_cli_demo_runs_and_writes_its_figure(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "adamix_monai", "demo", "--output_dir", str(tmp_path), "--batch", "3"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
@@ -74,7 +77,13 @@ def test_cli_demo_runs_and_writes_its_figure(tmp_path):
 
 
 def test_cli_help():
-    result = subprocess.run([sys.executable, "-m", "adamix_monai", "demo", "--help"], capture_output=True,
-                            text=True, cwd=REPO_ROOT, timeout=120, env={"PAGER": "cat", "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+        env={"PAGER": "cat", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0
     assert "synthetic cardiac" in result.stdout + result.stderr

@@ -16,10 +16,26 @@ from tests.conftest import REPO_ROOT
 @pytest.mark.parametrize("paradigm", ["self_training", "mean_teacher", "co_training"])
 def test_two_ranks_stay_in_sync(tmp_path, paradigm):
     out = tmp_path / "ddp.json"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "tests.scripts.ddp_run", str(out), "--paradigm", paradigm]
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "tests.scripts.ddp_run",
+        str(out),
+        "--paradigm",
+        paradigm,
+    ]
+    done = subprocess.run(
+        cmd,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     result = json.loads(out.read_text())
     r0, r1 = result["ranks"]

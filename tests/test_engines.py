@@ -170,8 +170,15 @@ class TestBadInput:
             make_trainer("self_training", "mixup")
         lab = make_loader(Dataset(synthetic_items(2, 32, 2, 0), transform=views(True)), 2)
         net = nn.Conv2d(1, 4, 3, padding=1)
-        common = dict(device="cpu", max_epochs=1, train_data_loader=lab, network=net,
-                      optimizer=torch.optim.SGD(net.parameters(), 0.1), loss_function=MaskedDiceCELoss(), num_classes=4)
+        common = dict(
+            device="cpu",
+            max_epochs=1,
+            train_data_loader=lab,
+            network=net,
+            optimizer=torch.optim.SGD(net.parameters(), 0.1),
+            loss_function=MaskedDiceCELoss(),
+            num_classes=4,
+        )
         with pytest.raises(ValueError, match="needs unlabeled_data_loader"):
             SemiSupervisedTrainer(paradigm="self_training", **common)
         with pytest.raises(ValueError, match="co_training needs network2"):

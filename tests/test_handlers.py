@@ -34,7 +34,9 @@ def make_run(epoch_length: int = 5, max_epochs: int = 4, seed: int = 0, **handle
     def step(engine, _):
         outs = [t(batch_for(engine.state.iteration)) for t in (labeled, unlabeled)]
         stats = [t.last_stats for t in (labeled, unlabeled)]
-        trace.append((engine.state.iteration, labeled.age, [s.n.tolist() for s in stats], outs[0]["image"].sum().item()))
+        trace.append(
+            (engine.state.iteration, labeled.age, [s.n.tolist() for s in stats], outs[0]["image"].sum().item())
+        )
         return stats
 
     engine = Engine(step)
@@ -62,8 +64,12 @@ def test_lag_zero_and_explicit_run_length():
 def test_state_attributes_summarise_both_streams():
     engine, handler, trace, (lab, unl), run = make_run(max_epochs=1)
     seen = []
-    engine.add_event_handler(Events.ITERATION_COMPLETED, lambda e: seen.append(
-        (e.state.adamix_lambda, e.state.adamix_mean_n, e.state.adamix_hard_fraction, e.state.adamix_mixed_fraction)))
+    engine.add_event_handler(
+        Events.ITERATION_COMPLETED,
+        lambda e: seen.append(
+            (e.state.adamix_lambda, e.state.adamix_mean_n, e.state.adamix_hard_fraction, e.state.adamix_mixed_fraction)
+        ),
+    )
     engine.run(range(5), **run)
     for (it, age, ns, _), (lam, mean_n, hard, mixed) in zip(trace, seen):
         flat = ns[0] + ns[1]
@@ -81,7 +87,8 @@ def test_stats_handler_logs_the_state_attributes():
     logger.setLevel(logging.INFO)
     logger.addHandler(logging.StreamHandler(stream))
     StatsHandler(
-        name="adamix-test-stats", iteration_log=False,
+        name="adamix-test-stats",
+        iteration_log=False,
         state_attributes=["adamix_lambda", "adamix_mean_n", "adamix_hard_fraction"],
     ).attach(engine)
     engine.run(range(5), **run)

@@ -53,7 +53,9 @@ def test_reference_mode_shifts_empty_images_by_minus_one_with_the_same_gradient(
 def test_no_mask_and_3d():
     logits = torch.randn(2, 2, 3, 4, 4)
     target = torch.randint(0, 2, (2, 1, 3, 4, 4))
-    torch.testing.assert_close(MaskedDiceCELoss(0.5)(logits, target), manual(logits, target[:, 0], torch.ones(2, 3, 4, 4), 0.5))
+    torch.testing.assert_close(
+        MaskedDiceCELoss(0.5)(logits, target), manual(logits, target[:, 0], torch.ones(2, 3, 4, 4), 0.5)
+    )
 
 
 def test_rejects_bad_settings():

@@ -90,7 +90,9 @@ def test_apply_patch_plan_leaves_inputs_untouched_and_handles_noncontiguous():
     c = quantised((2, 16, 16), gen)
     ca = quantised((2, 16, 16), gen)
     x0, xa0 = x.clone(), xa.clone()
-    plan = plan_patch_mix(patch_scores(c, (4, 4)), patch_scores(ca, (4, 4)), torch.tensor([3, 5]), torch.tensor([True, False]), (4, 4))
+    plan = plan_patch_mix(
+        patch_scores(c, (4, 4)), patch_scores(ca, (4, 4)), torch.tensor([3, 5]), torch.tensor([True, False]), (4, 4)
+    )
     out = apply_patch_plan(x, xa, plan)
     assert torch.equal(x, x0) and torch.equal(xa, xa0)
     want = reference_mix([x], [xa.contiguous()], c, ca, [3, 5], [True, False], (4, 4))[0]
@@ -99,7 +101,9 @@ def test_apply_patch_plan_leaves_inputs_untouched_and_handles_noncontiguous():
 
 def test_zero_patches_is_a_copy():
     x = torch.rand(3, 2, 8, 8)
-    plan = plan_patch_mix(torch.rand(3, 4), torch.rand(3, 4), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.bool), (2, 2))
+    plan = plan_patch_mix(
+        torch.rand(3, 4), torch.rand(3, 4), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.bool), (2, 2)
+    )
     out = apply_patch_plan(x, torch.rand(3, 2, 8, 8), plan)
     assert torch.equal(out, x) and out.data_ptr() != x.data_ptr()
 
@@ -138,8 +142,20 @@ def test_patch_slices_cover_the_image_once():
     assert torch.equal(cover, torch.ones_like(cover))
 
 
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.bool, torch.int16, torch.int32, torch.int64, torch.float16,
-                                   torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.uint8,
+        torch.bool,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+    ],
+)
 @pytest.mark.parametrize("grid, spatial", [((4, 4), (16, 12)), ((2, 2, 2), (4, 6, 10)), ((8, 8), (64, 56))])
 def test_patch_copies_are_bit_exact_for_every_dtype(dtype, grid, spatial):
     """Rows are copied through a wider reinterpreted dtype; the result must equal plain slicing bit for bit."""

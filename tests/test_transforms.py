@@ -23,8 +23,10 @@ def patch_changed(out: torch.Tensor, orig: torch.Tensor, grid: tuple[int, ...]) 
     """(B, L) bool: the patch differs from the original's."""
     slices = patch_slices(tuple(orig.shape[2:]), grid)
     return torch.stack(
-        [torch.tensor([not torch.equal(out[i][(slice(None),) + s], orig[i][(slice(None),) + s]) for s in slices])
-         for i in range(orig.shape[0])]
+        [
+            torch.tensor([not torch.equal(out[i][(slice(None),) + s], orig[i][(slice(None),) + s]) for s in slices])
+            for i in range(orig.shape[0])
+        ]
     )
 
 
@@ -70,7 +72,11 @@ def test_patch_modes_follow_the_plan(dims, b, mode, topk, age, levels, seed):
     want = reference_mix(
         [batch["image"], batch["label"], batch["confidence"]],
         [batch["image_aux"], batch["label_aux"], batch["confidence_aux"]],
-        c, ca, stats.n.tolist(), stats.hard.tolist(), grid,
+        c,
+        ca,
+        stats.n.tolist(),
+        stats.hard.tolist(),
+        grid,
     )
     for key, w in zip(["image", "label", "confidence"], want):
         assert torch.equal(out[key], w), key
@@ -78,7 +84,7 @@ def test_patch_modes_follow_the_plan(dims, b, mode, topk, age, levels, seed):
     changed = patch_changed(out["image"], batch["image"], grid)
     assert changed.sum(1).tolist() == stats.n.tolist()
     # direction follows the confidence ranks
-    so, sa = reference_scores(c, grid), reference_scores(ca, grid)
+    so = reference_scores(c, grid)
     for i in range(b):
         n_i = int(stats.n[i])
         if n_i in (0, so.shape[1]):
@@ -154,12 +160,15 @@ def test_array_transform_matches_dictionary_transform():
     img, lab, conf = a(
         [batch["image"], batch["label"], batch["confidence"]],
         [batch["image_aux"], batch["label_aux"], batch["confidence_aux"]],
-        confidence=batch["confidence"], aux_confidence=batch["confidence_aux"], proxy_loss=batch["proxy_loss"],
+        confidence=batch["confidence"],
+        aux_confidence=batch["confidence_aux"],
+        proxy_loss=batch["proxy_loss"],
     )
     assert torch.equal(img, out_d["image"]) and torch.equal(lab, out_d["label"])
     assert torch.equal(conf, out_d["confidence"])
     single = AdaMix(mode="iumix", grid=4, topk=5, prob=1.0)(
-        batch["image"], batch["image_aux"], confidence=batch["confidence"], aux_confidence=batch["confidence_aux"])
+        batch["image"], batch["image_aux"], confidence=batch["confidence"], aux_confidence=batch["confidence_aux"]
+    )
     assert isinstance(single, torch.Tensor) and single.shape == batch["image"].shape
 
 
@@ -198,8 +207,12 @@ def test_pairs_within_the_batch_without_auxiliary_keys():
     for i in range(4):
         for s in slices:
             sel = (slice(None),) + s
-            sources = [j for j in range(4) for t in slices
-                       if torch.equal(out["image"][i][sel], batch["image"][j][(slice(None),) + t])]
+            sources = [
+                j
+                for j in range(4)
+                for t in slices
+                if torch.equal(out["image"][i][sel], batch["image"][j][(slice(None),) + t])
+            ]
             assert sources
 
 
@@ -313,13 +326,27 @@ def test_real_acdc_slices_keep_labels_aligned(acdc_dir):
     conf = 1.0 - 0.5 * edge
     perm = torch.tensor([7, 6, 5, 4, 3, 2, 1, 0])
     loss = torch.linspace(0.02, 0.9, 8)
-    batch = {"image": image, "label": label, "confidence": conf, "image_aux": image[perm], "label_aux": label[perm],
-             "confidence_aux": conf[perm], "proxy_loss": loss}
+    batch = {
+        "image": image,
+        "label": label,
+        "confidence": conf,
+        "image_aux": image[perm],
+        "label_aux": label[perm],
+        "confidence_aux": conf[perm],
+        "proxy_loss": loss,
+    }
     mix = AdaMixd(keys=["image", "label"], grid=8, topk=16, prob=1.0).set_random_state(0)
     mix.set_age(0.5)
     out = mix(batch)
-    want = reference_mix([image, label], [image[perm], label[perm]], conf[:, 0], conf[perm][:, 0],
-                         mix.last_stats.n.tolist(), mix.last_stats.hard.tolist(), (8, 8))
+    want = reference_mix(
+        [image, label],
+        [image[perm], label[perm]],
+        conf[:, 0],
+        conf[perm][:, 0],
+        mix.last_stats.n.tolist(),
+        mix.last_stats.hard.tolist(),
+        (8, 8),
+    )
     assert torch.equal(out["image"], want[0]) and torch.equal(out["label"], want[1])
     assert mix.last_stats.hard.tolist() == (loss < 0.5).tolist()
     assert int(mix.last_stats.n.sum()) > 0

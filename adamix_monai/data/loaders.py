@@ -170,8 +170,13 @@ def make_loader(
     """
     sampler = ResumableSampler(len(dataset), num_samples=num_samples, shuffle=shuffle, seed=seed, stream=stream)  # type: ignore[arg-type]
     return DataLoader(
-        SeededDataset(dataset), batch_size=batch_size, sampler=sampler, num_workers=num_workers, drop_last=drop_last,
-        generator=torch.Generator().manual_seed(_seed(seed, stream)), **kwargs,
+        SeededDataset(dataset),
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=num_workers,
+        drop_last=drop_last,
+        generator=torch.Generator().manual_seed(_seed(seed, stream)),
+        **kwargs,
     )
 
 
@@ -187,14 +192,19 @@ def derive_loader(loader: DataLoader, stream: int) -> DataLoader:
     """
     sampler = loader.sampler
     common = dict(
-        batch_size=loader.batch_size, num_workers=loader.num_workers, drop_last=loader.drop_last,
-        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory,
+        batch_size=loader.batch_size,
+        num_workers=loader.num_workers,
+        drop_last=loader.drop_last,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
     )
     if isinstance(sampler, ResumableSampler):
-        new = ResumableSampler(sampler.length, sampler.num_samples, sampler.shuffle, sampler.seed, stream,
-                               sampler.rank, sampler.world_size)
-        return DataLoader(loader.dataset, sampler=new, generator=torch.Generator().manual_seed(_seed(sampler.seed, stream)),
-                          **common)
+        new = ResumableSampler(
+            sampler.length, sampler.num_samples, sampler.shuffle, sampler.seed, stream, sampler.rank, sampler.world_size
+        )
+        return DataLoader(
+            loader.dataset, sampler=new, generator=torch.Generator().manual_seed(_seed(sampler.seed, stream)), **common
+        )
     warnings.warn(
         "derive_loader: the loader has no ResumableSampler; the derived loader shuffles with its own generator, "
         "but a resumed run will not replay the same order. Build loaders with adamix_monai.data.make_loader.",

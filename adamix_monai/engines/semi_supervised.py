@@ -19,10 +19,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.nn as nn
+from monai.data import MetaTensor
 from monai.engines import SupervisedTrainer
 from monai.engines.utils import IterationEvents
 from monai.engines.workflow import Workflow
-from monai.data import MetaTensor
 from monai.utils import IgniteInfo, min_version, optional_import
 from torch.nn.parallel import DistributedDataParallel
 
@@ -139,7 +139,8 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         ema_buffers: teacher buffer policy (``own``, ``copy``, ``ema``), see :func:`~adamix_monai.engines.ema_update`.
         teacher: the mean teacher; default a deep copy of ``network`` (the first EMA step copies the student).
         network2, optimizer2: the second student and its optimizer (co-training).
-        grid, topk, prob, ramp_fraction, n_boxes, box_area: AdaMix settings (see :class:`~adamix_monai.transforms.AdaMix`).
+        grid, topk, prob, ramp_fraction, n_boxes, box_area: AdaMix settings (see
+            :class:`~adamix_monai.transforms.AdaMix`).
         mix_seed: seed of the mixing transforms' random states.
         fuse_forwards: run the no-grad passes of one model as one forward over the concatenated views (fewer,
             larger kernels). False runs them as the reference code groups them (auxiliary pair, main pair,
@@ -203,8 +204,13 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.distributed = dist.is_available() and dist.is_initialized()
         plain = _unwrap(network)
         super().__init__(
-            device=device, max_epochs=max_epochs, train_data_loader=train_data_loader, network=plain,
-            optimizer=optimizer, loss_function=loss_function, **kwargs,
+            device=device,
+            max_epochs=max_epochs,
+            train_data_loader=train_data_loader,
+            network=plain,
+            optimizer=optimizer,
+            loss_function=loss_function,
+            **kwargs,
         )
         self.paradigm, self.num_classes, self.threshold = paradigm, int(num_classes), float(threshold)
         self.image_key, self.strong_key, self.label_key = image_key, strong_key, label_key
@@ -237,12 +243,15 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.streams: dict[str, _Stream] = {}
         uses_aux = self.mix_mode != MixMode.NONE
         if uses_aux:
-            self.streams["labeled_aux"] = _Stream("labeled-aux", labeled_aux_data_loader or derive_loader(train_data_loader, 1))
+            self.streams["labeled_aux"] = _Stream(
+                "labeled-aux", labeled_aux_data_loader or derive_loader(train_data_loader, 1)
+            )
         if paradigm != "supervised":
             self.streams["unlabeled"] = _Stream("unlabeled", unlabeled_data_loader)
             if uses_aux:
                 self.streams["unlabeled_aux"] = _Stream(
-                    "unlabeled-aux", unlabeled_aux_data_loader or derive_loader(unlabeled_data_loader, 3))
+                    "unlabeled-aux", unlabeled_aux_data_loader or derive_loader(unlabeled_data_loader, 3)
+                )
 
         # one AdaMix per stream and per student, all driven by one schedule handler
         settings = dict(mode=self.mix_mode, grid=grid, topk=topk, prob=prob, n_boxes=n_boxes, box_area=box_area)
@@ -267,8 +276,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         random states, and the AMP grad scaler; pair it with :class:`~adamix_monai.handlers.ResumableCheckpoint`,
         which adds the global random states.
         """
-        objects: dict[str, Any] = {"trainer": self, "network": self.students[0], "optimizer": self.optimizers[0],
-                                   "adamix": self.adamix_handler}
+        objects: dict[str, Any] = {
+            "trainer": self,
+            "network": self.students[0],
+            "optimizer": self.optimizers[0],
+            "adamix": self.adamix_handler,
+        }
         if self.network2 is not None:
             objects.update(network2=self.students[1], optimizer2=self.optimizers[1])
         if self.teacher is not None:
@@ -465,8 +478,14 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                     lw, law = get(labeled_source, f"l_w{k}"), get(labeled_source, f"la_w{k}")
                     conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
                     loss = proxy_dice_loss(lw, lab_y) if self_paced else None
-                xl, yl = mixer([lab_s, lab_y], [la_s, la_y], confidence=conf, aux_confidence=conf_a, proxy_loss=loss,
-                               randomize=False)
+                xl, yl = mixer(
+                    [lab_s, lab_y],
+                    [la_s, la_y],
+                    confidence=conf,
+                    aux_confidence=conf_a,
+                    proxy_loss=loss,
+                    randomize=False,
+                )
             else:
                 xl, yl = lab_s, lab_y
                 mixer.last_stats = None
@@ -482,8 +501,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                     conf_ua, pseudo_ua = self._confidence(get(source, f"ua_w{k}"))
                     loss_u = proxy_dice_loss(get(student, f"u_s{k}"), pseudo_u) if self_paced else None
                     xu, yu, cu = mixer_u(
-                        [u_s, pseudo_u, conf_u], [ua_s, pseudo_ua, conf_ua],
-                        confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u, randomize=False,
+                        [u_s, pseudo_u, conf_u],
+                        [ua_s, pseudo_ua, conf_ua],
+                        confidence=conf_u,
+                        aux_confidence=conf_ua,
+                        proxy_loss=loss_u,
+                        randomize=False,
                     )
                 elif mixing:  # the draw failed: the batch stays as it is (the mixer records that)
                     xu, yu, cu = mixer_u([u_s, pseudo_u, conf_u], [u_s, pseudo_u, conf_u], randomize=False)

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from monai.utils import IgniteInfo, min_version, optional_import
+
+from adamix_monai.utils import atomic_open
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
@@ -43,20 +44,9 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     Returns:
         The destination path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_open(path) as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 class RNGState:
@@ -67,8 +57,13 @@ class RNGState:
         name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
         state = {
             "python": random.getstate(),
-            "numpy": {"name": str(name), "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "numpy": {
+                "name": str(name),
+                "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)),
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached_gaussian": float(cached),
+            },
             "torch": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
@@ -80,8 +75,9 @@ class RNGState:
         py = state["python"]
         random.setstate((py[0], tuple(py[1]), py[2]))
         n = state["numpy"]
-        np.random.set_state((n["name"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"],
-                             n["cached_gaussian"]))
+        np.random.set_state(
+            (n["name"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+        )
         torch.set_rng_state(state["torch"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])

@@ -52,6 +52,11 @@ def attach_training_logs(
     ProgressBar, has_bar = optional_import("ignite.handlers.tqdm_logger", name="ProgressBar")
     if progress and has_bar:
         bar = ProgressBar(persist=True)
-        bar.attach(trainer, output_transform=lambda out: {k: round(v, 4) for k, v in _scalars(out).items() if k in ("loss", "loss_s", "loss_u")})
+        bar.attach(
+            trainer,
+            output_transform=lambda out: {
+                k: round(v, 4) for k, v in _scalars(out).items() if k in ("loss", "loss_s", "loss_u")
+            },
+        )
         handlers.append(bar)
     return handlers

@@ -27,8 +27,13 @@ class _Block(nn.Sequential):
     def __init__(self, dims: int, cin: int, cout: int, dropout: float) -> None:
         conv, norm = _conv(dims), _norm(dims)
         super().__init__(
-            conv(cin, cout, 3, padding=1), norm(cout), nn.LeakyReLU(0.01),
-            nn.Dropout(dropout), conv(cout, cout, 3, padding=1), norm(cout), nn.LeakyReLU(0.01),
+            conv(cin, cout, 3, padding=1),
+            norm(cout),
+            nn.LeakyReLU(0.01),
+            nn.Dropout(dropout),
+            conv(cout, cout, 3, padding=1),
+            norm(cout),
+            nn.LeakyReLU(0.01),
         )
 
 
@@ -76,7 +81,9 @@ class AdaMixUNet(nn.Module):
         if spatial_dims not in (2, 3):
             raise ValueError(f"AdaMixUNet: spatial_dims must be 2 or 3, got {spatial_dims}.")
         if len(channels) != len(dropout) or len(channels) < 2:
-            raise ValueError(f"AdaMixUNet: give one dropout per level; got {len(channels)} channels, {len(dropout)} dropouts.")
+            raise ValueError(
+                f"AdaMixUNet: give one dropout per level; got {len(channels)} channels, {len(dropout)} dropouts."
+            )
         self.spatial_dims, self.out_channels = spatial_dims, out_channels
         self.encoder = nn.ModuleList()
         cin = in_channels

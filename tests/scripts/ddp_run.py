@@ -40,19 +40,30 @@ def main() -> None:
 
     trainer = make_trainer(args.paradigm, args.mix, max_epochs=2, n_labeled=4, n_unlabeled=8, prob=1.0)
     val_items = synthetic_items(6, 32, 2, seed=9)
-    val_loader = DataLoader(Dataset(val_items), batch_size=1,
-                            sampler=MonaiDistributedSampler(Dataset(val_items), shuffle=False, even_divisible=False))
+    val_loader = DataLoader(
+        Dataset(val_items),
+        batch_size=1,
+        sampler=MonaiDistributedSampler(Dataset(val_items), shuffle=False, even_divisible=False),
+    )
     post = Compose([AsDiscreted(keys="pred", argmax=True, to_onehot=4), AsDiscreted(keys="label", to_onehot=4)])
     evaluator = SupervisedEvaluator(
-        device=torch.device("cpu"), val_data_loader=val_loader, network=trainer.network, postprocessing=post,
-        key_val_metric={"val_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))},
+        device=torch.device("cpu"),
+        val_data_loader=val_loader,
+        network=trainer.network,
+        postprocessing=post,
+        key_val_metric={
+            "val_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))
+        },
     )
     ValidationHandler(validator=evaluator, interval=1, epoch_level=True).attach(trainer)
     trainer.run()
 
     mine = {
-        "rank": rank, "iterations": trainer.state.iteration, "checksum": checksum(trainer.students[0]),
-        "val_dice": float(evaluator.state.metrics["val_dice"]), "shard": sorted(int(i) for i in trainer.data_loader.sampler.order(0)[rank::world]),
+        "rank": rank,
+        "iterations": trainer.state.iteration,
+        "checksum": checksum(trainer.students[0]),
+        "val_dice": float(evaluator.state.metrics["val_dice"]),
+        "shard": sorted(int(i) for i in trainer.data_loader.sampler.order(0)[rank::world]),
         "buffers": float(sum(b.double().sum() for b in trainer.students[0].buffers())),
     }
     gathered: list = [None] * world
@@ -64,9 +75,13 @@ def main() -> None:
         with torch.no_grad():  # compute_dice does not synchronise ranks, unlike the cumulative metrics
             for item in val_items:
                 pred = net(item["image"][None]).argmax(1)
-                scores.append(compute_dice(torch.nn.functional.one_hot(pred, 4).movedim(-1, 1),
-                                           torch.nn.functional.one_hot(item["label"].long(), 4).movedim(-1, 1),
-                                           include_background=False))
+                scores.append(
+                    compute_dice(
+                        torch.nn.functional.one_hot(pred, 4).movedim(-1, 1),
+                        torch.nn.functional.one_hot(item["label"].long(), 4).movedim(-1, 1),
+                        include_background=False,
+                    )
+                )
         single = float(torch.nanmean(torch.cat(scores)))
         with open(args.out_json, "w") as f:
             json.dump({"ranks": gathered, "single_process_val_dice": single}, f)

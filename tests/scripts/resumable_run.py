@@ -34,8 +34,10 @@ def main() -> None:
     ckpt = ResumableCheckpoint(args.out_dir, trainer.checkpoint_objects(), save_every=2)
     ckpt.attach(trainer)
     if args.slow:
-        trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: (print(f"iteration {e.state.iteration}", flush=True),
-                                                                     time.sleep(args.slow)))
+        trainer.add_event_handler(
+            Events.ITERATION_COMPLETED,
+            lambda e: (print(f"iteration {e.state.iteration}", flush=True), time.sleep(args.slow)),
+        )
     trainer.run()
     final = {"network": trainer.students[0].state_dict()}
     if trainer.teacher is not None:
