@@ -214,3 +214,30 @@ def test_training_logs_console_and_tensorboard(tmp_path):
     acc.Reload()
     assert {"loss_s", "loss_u", "adamix_lambda", "adamix_mean_n", "mask_ratio"} <= set(acc.Tags()["scalars"])
     assert len(acc.Scalars("loss_u")) == 4
+
+
+def test_best_model_on_validation_is_saved_for_inference(tmp_path):
+    from monai.data import DataLoader
+    from monai.engines import SupervisedEvaluator
+    from monai.handlers import MeanDice, ValidationHandler, from_engine
+    from monai.transforms import AsDiscreted, Compose
+
+    from adamix_monai.handlers import BestModelSaver
+    from adamix_monai.networks import AdaMixUNet
+
+    trainer = make_trainer("mean_teacher", "adamix", max_epochs=3)
+    post = Compose([AsDiscreted(keys="pred", argmax=True, to_onehot=4), AsDiscreted(keys="label", to_onehot=4)])
+    evaluator = SupervisedEvaluator(
+        device="cpu",
+        val_data_loader=DataLoader(Dataset(synthetic_items(3, 32, 2, seed=5)), batch_size=1),
+        network=trainer.network,  # the student is validated and saved
+        postprocessing=post,
+        key_val_metric={"val_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))},
+    )
+    saver = BestModelSaver(tmp_path / "models", trainer.network)
+    saver.attach(evaluator)
+    ValidationHandler(validator=evaluator, interval=1, epoch_level=True).attach(trainer)
+    trainer.run()
+    assert saver.best_epoch >= 1 and saver.best == pytest.approx(evaluator.state.best_metric)
+    fresh = AdaMixUNet(2, 1, 4, channels=(4, 8, 16), dropout=(0.05, 0.1, 0.2))
+    fresh.load_state_dict(torch.load(tmp_path / "models" / "model.pt", weights_only=True))
