@@ -227,12 +227,13 @@ def test_best_model_on_validation_is_saved_for_inference(tmp_path):
 
     trainer = make_trainer("mean_teacher", "adamix", max_epochs=3)
     post = Compose([AsDiscreted(keys="pred", argmax=True, to_onehot=4), AsDiscreted(keys="label", to_onehot=4)])
+    dice = MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))
     evaluator = SupervisedEvaluator(
         device="cpu",
         val_data_loader=DataLoader(Dataset(synthetic_items(3, 32, 2, seed=5)), batch_size=1),
         network=trainer.network,  # the student is validated and saved
         postprocessing=post,
-        key_val_metric={"val_dice": MeanDice(include_background=False, output_transform=from_engine(["pred", "label"]))},
+        key_val_metric={"val_dice": dice},
     )
     saver = BestModelSaver(tmp_path / "models", trainer.network)
     saver.attach(evaluator)
