@@ -1,0 +1,158 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""ACDC in the SSL4MIS layout: lists, the paper's labeled subsets, and a MONAI reader for its h5 files.
+
+Layout (``docs/adamix-reference.md`` section 5.1)::
+
+    <root>/train_slices.list, val.list, test.list
+    <root>/data/slices/patientXXX_frameYY_slice_K.h5   keys image (H, W) float32 in [0, 1], label (H, W) uint8
+    <root>/data/patientXXX_frameYY.h5                  keys image (D, H, W), label (D, H, W): val/test volumes
+
+Labeled subsets are the first ``int(70 * fraction)`` training patients in ``train_slices.list`` order: 5% = 3
+patients, 10% = 7 patients (136 slices), 20% = 14 patients (256 slices), the same patients as SSL4MIS and
+AdaMix. The unlabeled stream is every training slice; its items carry only the image path, so a label of an
+unlabeled case cannot be read by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from monai.config import KeysCollection
+from monai.transforms import MapTransform
+
+__all__ = ["ACDC", "LoadH5d"]
+
+_GET_ACDC = (
+    "ACDC comes from the MICCAI 2017 challenge (https://www.creatis.insa-lyon.fr/Challenge/acdc/); the preprocessed "
+    "h5 files and lists used by the paper are those of SSL4MIS (github.com/HiLab-git/SSL4MIS, 'data/ACDC')."
+)
+
+
+class ACDC:
+    """The ACDC dataset folder (SSL4MIS layout).
+
+    Args:
+        root: the folder holding ``train_slices.list`` and ``data/``.
+        num_training_patients: patients in the training split (70), for the labeled fractions.
+
+    Raises:
+        FileNotFoundError: when the folder does not have the expected layout (the message says what is missing
+            and where to get ACDC).
+    """
+
+    def __init__(self, root: str | Path, num_training_patients: int = 70) -> None:
+        self.root = Path(root)
+        self.num_training_patients = int(num_training_patients)
+        expected = [
+            self.root / "train_slices.list",
+            self.root / "val.list",
+            self.root / "test.list",
+            self.root / "data" / "slices",
+        ]
+        missing = [str(p) for p in expected if not p.exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"ACDC: '{self.root}' is not an ACDC folder in the SSL4MIS layout; missing: {', '.join(missing)}. "
+                f"Expected train_slices.list, val.list, test.list, data/slices/*.h5 and data/*.h5. {_GET_ACDC}"
+            )
+
+    def _list(self, name: str) -> list[str]:
+        return [line.strip() for line in (self.root / name).read_text().splitlines() if line.strip()]
+
+    def training_slices(self) -> list[str]:
+        """Ids of every training slice, in list order."""
+        return self._list("train_slices.list")
+
+    def volumes(self, split: str) -> list[str]:
+        """Ids of the ``val`` or ``test`` volumes."""
+        if split not in ("val", "test"):
+            raise ValueError(f"ACDC: split must be 'val' or 'test', got '{split}'.")
+        return self._list(f"{split}.list")
+
+    @staticmethod
+    def patient(slice_id: str) -> str:
+        """``patient099_frame01_slice_15`` -> ``patient099``."""
+        return slice_id.split("_")[0]
+
+    def labeled_slices(self, fraction: float) -> list[str]:
+        """Slices of the first ``int(num_training_patients * fraction)`` patients (the paper's labeled subset)."""
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"ACDC: labeled fraction must be in (0, 1], got {fraction}.")
+        count = int(self.num_training_patients * fraction)
+        if count < 1:
+            raise ValueError(
+                f"ACDC: a labeled fraction of {fraction} selects no patient of {self.num_training_patients}."
+            )
+        patients: list[str] = []
+        for slice_id in self.training_slices():
+            p = self.patient(slice_id)
+            if p not in patients:
+                patients.append(p)
+        chosen = set(patients[:count])
+        return [s for s in self.training_slices() if self.patient(s) in chosen]
+
+    def slice_path(self, slice_id: str) -> str:
+        return str(self.root / "data" / "slices" / f"{slice_id}.h5")
+
+    def volume_path(self, volume_id: str) -> str:
+        return str(self.root / "data" / f"{volume_id}.h5")
+
+    def labeled_items(self, fraction: float) -> list[dict[str, str]]:
+        """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice."""
+        return [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
+
+    def unlabeled_items(self) -> list[dict[str, str]]:
+        """Datalist of every training slice, image only (labels unreachable)."""
+        return [{"image": self.slice_path(s)} for s in self.training_slices()]
+
+    def volume_items(self, split: str) -> list[dict[str, str]]:
+        """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}``."""
+        return [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
+
+
+class LoadH5d(MapTransform):
+    """Load arrays from h5 files: for each key, ``data[key]`` is a file path and the dataset named ``key`` (or
+    ``h5_keys[key]``) is read, as float32 for images and int64 for labels, with a channel axis added.
+
+    Args:
+        keys: keys to load.
+        label_keys: keys loaded as integer labels (the rest as float32 images).
+        h5_keys: dataset name per key when it differs from the key.
+        allow_missing_keys: skip absent keys (e.g. ``label`` in unlabeled items).
+
+    Raises:
+        ValueError: naming the file and the key when a file cannot be read or lacks the dataset.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        label_keys: Sequence[str] = ("label",),
+        h5_keys: Mapping[str, str] | None = None,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.label_keys = set(label_keys)
+        self.h5_keys = dict(h5_keys or {})
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            path, name = str(d[key]), self.h5_keys.get(str(key), str(key))
+            try:
+                with h5py.File(path, "r") as f:
+                    if name not in f:
+                        raise ValueError(f"LoadH5d: '{path}' has no dataset '{name}' (it holds {sorted(f.keys())}).")
+                    arr = f[name][()]
+            except OSError as e:
+                raise ValueError(f"LoadH5d: cannot read '{path}' for key '{key}': {e}") from e
+            dtype = np.int64 if key in self.label_keys else np.float32
+            d[key] = torch.as_tensor(np.asarray(arr, dtype=dtype))[None]
+            d[f"{key}_path"] = path
+        return d
