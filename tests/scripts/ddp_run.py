@@ -85,6 +85,7 @@ def main() -> None:
         single = float(torch.nanmean(torch.cat(scores)))
         with open(args.out_json, "w") as f:
             json.dump({"ranks": gathered, "single_process_val_dice": single}, f)
+    dist.barrier()  # tear down together: a rank leaving while gloo still talks to it can abort
     dist.destroy_process_group()
 
 
