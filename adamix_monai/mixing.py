@@ -77,15 +77,6 @@ def ensure_grid(grid: int | Sequence[int], spatial_shape: Sequence[int], name: s
     return grid_t
 
 
-def _patch_view(x: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
-    """View ``(B, C, *spatial)`` as ``(B, C, g1, p1, g2, p2, ...)`` without copying when ``x`` is contiguous."""
-    b, c = x.shape[:2]
-    shape: list[int] = [b, c]
-    for g, s in zip(grid, x.shape[2:]):
-        shape += [g, s // g]
-    return x.reshape(shape)
-
-
 def patch_scores(confidence: torch.Tensor, grid: tuple[int, ...]) -> torch.Tensor:
     """Mean confidence of each patch.
 
@@ -224,13 +215,6 @@ def plan_patch_mix(
     dst = torch.sort(scores * sign, dim=1, stable=True).indices[:, :k]
     src = torch.sort(aux_scores * -sign, dim=1, stable=True).indices[:, :k]
     return PatchPlan(grid=tuple(grid), dst=dst, src=src, n=n, hard=hard)
-
-
-def _with_channel(x: torch.Tensor, nd: int) -> torch.Tensor:
-    """``(B, *spatial)`` -> ``(B, 1, *spatial)``; ``(B, C, *spatial)`` -> itself; more leading axes folded into C."""
-    if x.ndim == nd + 1:
-        return x.unsqueeze(1)
-    return x.reshape(x.shape[0], -1, *x.shape[-nd:])
 
 
 def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan) -> torch.Tensor:

@@ -361,10 +361,10 @@ class AdaMix(RandomizableTransform):
                 raise ValueError(
                     f"AdaMix: mode '{self.mode.value}' needs the per-image proxy loss '{key}', shape ({batch},)."
                 )
-            loss = _plain(proxy_loss[1], proxy_loss[0]).reshape(-1) if proxy_loss[1] is not None else None
-            if loss is None or loss.shape[0] != batch:
+            loss = _plain(proxy_loss[1], proxy_loss[0]).reshape(-1)
+            if loss.shape[0] != batch:
                 raise ValueError(
-                    f"AdaMix: proxy loss '{proxy_loss[0]}' has {0 if loss is None else loss.shape[0]} values; "
+                    f"AdaMix: proxy loss '{proxy_loss[0]}' has {loss.shape[0]} values; "
                     f"expected one per image, shape ({batch},)."
                 )
             if not bool(torch.isfinite(loss).all()):

@@ -9,9 +9,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-__all__ = ["atomic_open"]
+import numpy as np
+import torch
+
+__all__ = ["atomic_open", "numpy_state_from_dict", "numpy_state_to_dict"]
 
 
 @contextmanager
@@ -40,3 +43,28 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def numpy_state_to_dict(state: tuple) -> dict[str, Any]:
+    """A legacy numpy RandomState state tuple as tensors and plain values (``torch.load(weights_only=True)``-safe).
+
+    Args:
+        state: ``RandomState.get_state(legacy=True)`` or ``np.random.get_state(legacy=True)``.
+
+    Returns:
+        ``{"name", "keys", "pos", "has_gauss", "cached_gaussian"}``.
+    """
+    name, keys, pos, has_gauss, cached = state
+    return {
+        "name": str(name),
+        "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)),
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+
+
+def numpy_state_from_dict(state: Any) -> tuple:
+    """The inverse of :func:`numpy_state_to_dict`, for ``RandomState.set_state`` / ``np.random.set_state``."""
+    keys = np.asarray(torch.as_tensor(state["keys"]).cpu().numpy(), dtype=np.uint32)
+    return (state["name"], keys, int(state["pos"]), int(state["has_gauss"]), float(state["cached_gaussian"]))

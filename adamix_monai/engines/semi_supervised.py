@@ -65,7 +65,11 @@ class _TwoPass(nn.Module):
 
 
 class _Stream:
-    """A loader drawn from cyclically; its position is a function of the number of batches drawn."""
+    """A loader drawn from cyclically; batch ``k`` of the run is a function of ``k`` alone.
+
+    The caller gives the position (the engine's iteration) with each draw, so a run restored from a checkpoint
+    continues the stream where it stood, whatever order the ``STARTED`` handlers ran in.
+    """
 
     def __init__(self, name: str, loader: Any) -> None:
         self.name, self.loader = name, loader
@@ -73,29 +77,25 @@ class _Stream:
         if self.length == 0:
             raise ValueError(f"SemiSupervisedTrainer: the {name} loader yields no batch (is its dataset empty?).")
         self._iter: Iterator | None = None
-        self._drawn = 0
+        self._position = -1
 
-    def seek(self, drawn: int) -> None:
-        """Continue as if ``drawn`` batches had been drawn already."""
-        self._drawn = int(drawn)
-        self._iter = None
-
-    def _start(self) -> None:
+    def _start(self, position: int) -> None:
         sampler = getattr(self.loader, "sampler", None)
         if isinstance(sampler, ResumableSampler):
-            epoch, batch = divmod(self._drawn, self.length)
+            epoch, batch = divmod(position, self.length)
             sampler.set_position(epoch, batch * self.loader.batch_size)
         self._iter = iter(self.loader)
 
-    def __next__(self) -> Any:
-        if self._iter is None:
-            self._start()
+    def draw(self, position: int) -> Any:
+        """Batch number ``position`` (0-based) of the run."""
+        if self._iter is None or position != self._position + 1:
+            self._start(position)
         try:
             batch = next(self._iter)  # type: ignore[arg-type]
         except StopIteration:
-            self._start()
+            self._start(position)
             batch = next(self._iter)  # type: ignore[arg-type]
-        self._drawn += 1
+        self._position = position
         return batch
 
 
@@ -223,8 +223,6 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         if paradigm == "co_training":
             self.students.append(_unwrap(network2).to(self.state.device))  # type: ignore[arg-type]
             self.optimizers.append(optimizer2)  # type: ignore[arg-type]
-        self.network2 = self.students[1] if len(self.students) > 1 else None
-        self.optimizer2 = optimizer2
         self.teacher: nn.Module | None = None
         if paradigm == "mean_teacher":
             self.teacher = (teacher if teacher is not None else copy.deepcopy(plain)).to(self.state.device)
@@ -262,10 +260,28 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 mixer.set_random_state(seed=mix_seed + 7919 * len(self.mixers))
                 self.mixers[f"{stream}{k + 1}"] = mixer
         self.adamix_handler = AdaMixHandler(list(self.mixers.values()), ramp_fraction=ramp_fraction)
-        self.adamix_handler.attach(self)
+        self.adamix_handler.attach(self, collect=False)  # collected inside the step, into the output
         self.add_event_handler(Events.STARTED, self._on_started)
         self.add_event_handler(Events.EPOCH_STARTED, self._on_epoch_started)
         self.scaler: torch.amp.GradScaler | None = None
+
+    @property
+    def network2(self) -> nn.Module | None:
+        """The second student (co-training), else None."""
+        return self.students[1] if len(self.students) > 1 else None
+
+    def _source(self, k: int) -> nn.Module:
+        """The model whose weak-view predictions give student ``k`` its pseudo-labels and confidence.
+
+        Self-training: the student itself; mean teacher: the teacher; co-training: the other student.
+        """
+        if self.teacher is not None:
+            return self.teacher
+        return self.students[(k + 1) % len(self.students)]
+
+    def _labeled_source(self, k: int) -> nn.Module:
+        """The model that ranks student ``k``'s labeled patches: the teacher (mean teacher) or the student."""
+        return self.teacher if self.teacher is not None else self.students[k]
 
     # ---------------------------------------------------------------------------------------------------
     # checkpoint support
@@ -282,7 +298,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             "optimizer": self.optimizers[0],
             "adamix": self.adamix_handler,
         }
-        if self.network2 is not None:
+        if len(self.students) > 1:
             objects.update(network2=self.students[1], optimizer2=self.optimizers[1])
         if self.teacher is not None:
             objects["teacher"] = self.teacher
@@ -301,10 +317,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     # ---------------------------------------------------------------------------------------------------
     # checks and stream positions
     def _on_started(self, engine: Any) -> None:
-        drawn = int(self.state.iteration)  # a checkpoint restored at STARTED has set it already
-        for stream in self.streams.values():
-            stream.seek(drawn)
-        if drawn == 0:
+        if self.state.iteration == 0:
             self._check_inputs()
 
     def _on_epoch_started(self, engine: Any) -> None:
@@ -345,7 +358,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self._check_labels(probe[self.label_key])
 
     def _check_labels(self, label: torch.Tensor) -> None:
-        lo, hi = int(label.min()), int(label.max())
+        lo, hi = (int(v) for v in torch.aminmax(label))
         if lo < 0 or hi >= self.num_classes:
             raise ValueError(
                 f"SemiSupervisedTrainer: labels hold values in [{lo}, {hi}] but num_classes is {self.num_classes}; "
@@ -409,27 +422,24 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self._check_labels(lab_y)
         if lab_y.ndim == lab_w.ndim - 1:
             lab_y = lab_y.unsqueeze(1)
-        lab_aux = next(self.streams["labeled_aux"]) if mixing else None
+        position = int(engine.state.iteration) - 1
+        lab_aux = self.streams["labeled_aux"].draw(position) if mixing else None
         la_w, la_s = self._views(lab_aux) if lab_aux is not None else (None, None)
         la_y = _plain(lab_aux[self.label_key]).to(self.state.device).long() if lab_aux is not None else None
         if la_y is not None and la_y.ndim == lab_w.ndim - 1:
             la_y = la_y.unsqueeze(1)
         if semi:
-            u_w, u_s = self._views(next(self.streams["unlabeled"]))
-            ua_w, ua_s = self._views(next(self.streams["unlabeled_aux"])) if mixing else (None, None)
+            u_w, u_s = self._views(self.streams["unlabeled"].draw(position))
+            ua_w, ua_s = self._views(self.streams["unlabeled_aux"].draw(position)) if mixing else (None, None)
 
         # ---- no-grad passes: which model sees which weak/strong view --------------------------------------
-        # source of pseudo-labels/confidence: ST the student itself, MT the teacher, CT the other student
         students = self.students
-        n_students = len(students)
         requests: dict[int, list[tuple[str, torch.Tensor]]] = {}  # model id -> [(tag, input)]
         models: dict[int, nn.Module] = {}
 
         def ask(model: nn.Module, tag: str, x: torch.Tensor | None) -> None:
-            if x is None:
-                return
             models[id(model)] = model
-            requests.setdefault(id(model), []).append((tag, x))
+            requests.setdefault(id(model), []).append((tag, x))  # type: ignore[arg-type]
 
         # draw each mixer's prob decision first: a mix that will not fire needs no confidence or proxy pass
         fires = {}
@@ -437,32 +447,20 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             mixer.randomize()
             fires[name] = mixing and bool(mixer._do_transform)
         for k, student in enumerate(students):
-            labeled_source = self.teacher if self.teacher is not None else student
             if patch and fires[f"labeled{k + 1}"]:  # ranks patches by confidence; the proxy reuses the pass
-                ask(labeled_source, f"la_w{k}", la_w)
-                ask(labeled_source, f"l_w{k}", lab_w)
+                ask(self._labeled_source(k), f"la_w{k}", la_w)
+                ask(self._labeled_source(k), f"l_w{k}", lab_w)
             if semi:
-                source = self.teacher if self.teacher is not None else students[(k + 1) % n_students]
-                if n_students == 1 and self.teacher is None:
-                    source = student
+                source = self._source(k)
                 if fires[f"unlabeled{k + 1}"]:
                     ask(source, f"ua_w{k}", ua_w)
                     if self_paced:
                         ask(student, f"u_s{k}", u_s)
                 ask(source, f"u_w{k}", u_w)
         logits: dict[tuple[int, str], torch.Tensor] = {}
-        for mid, items in requests.items():
-            # identical (model, input) requests of different students share one pass
-            unique: dict[tuple[int, int], tuple[str, torch.Tensor]] = {}
-            alias: dict[str, tuple[int, int]] = {}
-            for tag, x in items:
-                key = (id(x), x.shape[0])
-                unique.setdefault(key, (tag, x))
-                alias[tag] = key
-            outs = self._predict(models[mid], [x for _, x in unique.values()])
-            by_key = dict(zip(unique.keys(), outs))
-            for tag, key in alias.items():
-                logits[(mid, tag)] = by_key[key]
+        for mid, items in requests.items():  # every (model, view) pair is asked for once
+            outs = self._predict(models[mid], [x for _, x in items])
+            logits.update(((mid, tag), out) for (tag, _), out in zip(items, outs))
 
         def get(model: nn.Module, tag: str) -> torch.Tensor:
             return logits[(id(model), tag)]
@@ -470,12 +468,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         # ---- mixing -----------------------------------------------------------------------------------------
         x_l, y_l, x_u, y_u, m_u = [], [], [], [], []
         for k, student in enumerate(students):
-            labeled_source = self.teacher if self.teacher is not None else student
             mixer = self.mixers[f"labeled{k + 1}"]
             if mixing:
                 conf = conf_a = loss = None
                 if patch and fires[f"labeled{k + 1}"]:
-                    lw, law = get(labeled_source, f"l_w{k}"), get(labeled_source, f"la_w{k}")
+                    lw, law = get(self._labeled_source(k), f"l_w{k}"), get(self._labeled_source(k), f"la_w{k}")
                     conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
                     loss = proxy_dice_loss(lw, lab_y) if self_paced else None
                 xl, yl = mixer(
@@ -492,9 +489,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             x_l.append(xl)
             y_l.append(yl)
             if semi:
-                source = self.teacher if self.teacher is not None else students[(k + 1) % n_students]
-                if n_students == 1 and self.teacher is None:
-                    source = student
+                source = self._source(k)
                 conf_u, pseudo_u = self._confidence(get(source, f"u_w{k}"))
                 mixer_u = self.mixers[f"unlabeled{k + 1}"]
                 if fires[f"unlabeled{k + 1}"]:

@@ -14,6 +14,7 @@ import torch
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from adamix_monai.schedule import ramp_length, self_paced_age
+from adamix_monai.utils import numpy_state_from_dict, numpy_state_to_dict
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 if TYPE_CHECKING:
@@ -31,23 +32,6 @@ class _AgedMix(Protocol):
     last_stats: Any
 
     def set_age(self, age: float) -> None: ...
-
-
-def _rng_state(rng: np.random.RandomState) -> dict[str, Any]:
-    """A numpy RandomState as tensors and plain values, loadable with ``torch.load(weights_only=True)``."""
-    name, keys, pos, has_gauss, cached = rng.get_state(legacy=True)
-    return {
-        "name": str(name),
-        "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)),
-        "pos": int(pos),
-        "has_gauss": int(has_gauss),
-        "cached_gaussian": float(cached),
-    }
-
-
-def _set_rng_state(rng: np.random.RandomState, state: Mapping[str, Any]) -> None:
-    keys = np.asarray(torch.as_tensor(state["keys"]).cpu().numpy(), dtype=np.uint32)
-    rng.set_state((state["name"], keys, int(state["pos"]), int(state["has_gauss"]), float(state["cached_gaussian"])))
 
 
 class AdaMixHandler:
@@ -118,13 +102,20 @@ class AdaMixHandler:
         self.logger = logging.getLogger(name)
         self._name = name
 
-    def attach(self, engine: Engine) -> None:
-        """Register the handler on ``engine`` (``ITERATION_STARTED`` and ``ITERATION_COMPLETED``)."""
+    def attach(self, engine: Engine, collect: bool = True) -> None:
+        """Register the handler on ``engine`` (``ITERATION_STARTED``, and ``ITERATION_COMPLETED`` for statistics).
+
+        Args:
+            engine: the engine.
+            collect: gather the statistics at ``ITERATION_COMPLETED``; an engine that calls :meth:`collect` itself
+                inside its step (as :class:`~adamix_monai.engines.SemiSupervisedTrainer` does, to put them in its
+                output) passes False.
+        """
         if self._name is None:
             self.logger = engine.logger
         if not engine.has_event_handler(self, Events.ITERATION_STARTED):
             engine.add_event_handler(Events.ITERATION_STARTED, self)
-        if not engine.has_event_handler(self.collect, Events.ITERATION_COMPLETED):
+        if collect and not engine.has_event_handler(self.collect, Events.ITERATION_COMPLETED):
             engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         self._publish(engine, mean_n=0.0, hard=0.0, mixed=0.0)
 
@@ -191,7 +182,7 @@ class AdaMixHandler:
             "ramp_fraction": self.ramp_fraction,
             "lag": self.lag,
             "initial_age": self.initial_age,
-            "rng_states": [_rng_state(t.R) for t in self.transforms],
+            "rng_states": [numpy_state_to_dict(t.R.get_state(legacy=True)) for t in self.transforms],
         }
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -214,7 +205,7 @@ class AdaMixHandler:
         self.lag = int(state_dict.get("lag", self.lag))
         self.initial_age = float(state_dict.get("initial_age", self.initial_age))
         for t, rng in zip(self.transforms, rng_states):
-            _set_rng_state(t.R, rng)
+            t.R.set_state(numpy_state_from_dict(rng))
         for t in self.transforms:
             t.set_age(self.age)
         if not math.isfinite(self.age):

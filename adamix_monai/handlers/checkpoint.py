@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from adamix_monai.utils import atomic_open
+from adamix_monai.utils import atomic_open, numpy_state_from_dict, numpy_state_to_dict
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
@@ -54,16 +54,9 @@ class RNGState:
 
     def state_dict(self) -> dict[str, Any]:
         """Current states, as tensors and plain values."""
-        name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
         state = {
             "python": random.getstate(),
-            "numpy": {
-                "name": str(name),
-                "keys": torch.as_tensor(np.asarray(keys, dtype=np.int64)),
-                "pos": int(pos),
-                "has_gauss": int(has_gauss),
-                "cached_gaussian": float(cached),
-            },
+            "numpy": numpy_state_to_dict(np.random.get_state(legacy=True)),
             "torch": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
@@ -74,10 +67,7 @@ class RNGState:
         """Restore the states saved by :meth:`state_dict`."""
         py = state["python"]
         random.setstate((py[0], tuple(py[1]), py[2]))
-        n = state["numpy"]
-        np.random.set_state(
-            (n["name"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
-        )
+        np.random.set_state(numpy_state_from_dict(state["numpy"]))
         torch.set_rng_state(state["torch"])
         if "cuda" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda"])
@@ -127,14 +117,11 @@ class ResumableCheckpoint:
         self.resumed_from: int | None = None
 
     def attach(self, engine: Any) -> None:
-        """Register the resume at ``STARTED`` (before other ``STARTED`` handlers) and the saves."""
+        """Register the resume at ``STARTED`` and the saves."""
         if self._name is None:
             self.logger = engine.logger
         if self.resume:
             engine.add_event_handler(Events.STARTED, self.load)
-            # run before handlers registered earlier, so they see the restored state
-            handlers = engine._event_handlers[Events.STARTED]
-            handlers.insert(0, handlers.pop())
         engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self.save)
         engine.add_event_handler(Events.COMPLETED, self.save)
 
