@@ -22,6 +22,7 @@ def test_two_ranks_stay_in_sync(tmp_path, paradigm):
         "torch.distributed.run",
         "--standalone",
         "--nproc_per_node=2",
+        "--tee=3",
         "-m",
         "tests.scripts.ddp_run",
         str(out),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -56,7 +58,9 @@ def main() -> None:
         },
     )
     ValidationHandler(validator=evaluator, interval=1, epoch_level=True).attach(trainer)
+    print(f"rank {rank}: training", flush=True)
     trainer.run()
+    print(f"rank {rank}: trained", flush=True)
 
     mine = {
         "rank": rank,
@@ -85,8 +89,13 @@ def main() -> None:
         single = float(torch.nanmean(torch.cat(scores)))
         with open(args.out_json, "w") as f:
             json.dump({"ranks": gathered, "single_process_val_dice": single}, f)
+    print(f"rank {rank}: done", flush=True)
     dist.barrier()  # tear down together: a rank leaving while gloo still talks to it can abort
     dist.destroy_process_group()
+    sys.stdout.flush()
+    # skip the interpreter's teardown of C++ statics: gloo's threads there aborted a rank now and then
+    # ("terminate called without an active exception") after all the work was done and reported
+    os._exit(0)
 
 
 if __name__ == "__main__":
