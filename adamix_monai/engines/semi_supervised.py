@@ -264,6 +264,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.add_event_handler(Events.STARTED, self._on_started)
         self.add_event_handler(Events.EPOCH_STARTED, self._on_epoch_started)
         self.scaler: torch.amp.GradScaler | None = None
+        self.last_mixed: dict[str, Any] = {}
 
     @property
     def network2(self) -> nn.Module | None:
@@ -417,6 +418,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         patch, self_paced, mixing = mode in _PATCH_MODES, mode in _SELF_PACED, mode != MixMode.NONE
         semi = self.paradigm != "supervised"
 
+        # train mode for every model (a validation run in between leaves the student in eval mode); the teacher
+        # also predicts in train mode, as in the reference code
+        for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+            model.train()
+
         lab_w, lab_s = self._views(batchdata)
         lab_y = _plain(batchdata[self.label_key]).to(self.state.device).long()
         self._check_labels(lab_y)
@@ -511,6 +517,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 x_u.append(xu)
                 y_u.append(yu)
                 m_u.append((cu >= self.threshold).float())
+
+        # the first student's mixed inputs and targets of this step (figures, debugging); freed at the next step
+        self.last_mixed = {
+            "labeled": (x_l[0], y_l[0]),
+            "unlabeled": (x_u[0], y_u[0]) if x_u else None,
+        }
 
         # ---- gradient passes, losses, update -------------------------------------------------------------------
         engine.state.output = output = {}

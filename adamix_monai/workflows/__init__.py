@@ -1,0 +1,31 @@
+"""Helpers shared by the bundles' configs (paths, run names, input checks, model publishing)."""
+
+from adamix_monai.workflows.bundle import (
+    BundleInputError,
+    bundle_dir,
+    default_dataset_dir,
+    describe,
+    first_existing,
+    image_datalist,
+    install_error_hook,
+    labeled_label,
+    publish_model,
+    require_dataset,
+    run_name,
+    save_model,
+)
+
+__all__ = [
+    "BundleInputError",
+    "bundle_dir",
+    "default_dataset_dir",
+    "describe",
+    "first_existing",
+    "image_datalist",
+    "install_error_hook",
+    "labeled_label",
+    "publish_model",
+    "require_dataset",
+    "run_name",
+    "save_model",
+]

@@ -1,0 +1,238 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers that the bundles' JSON configs call: where the bundle and its data are, run names, input checks.
+
+Everything here is shared by every bundle (ACDC, LA, ISIC), so their configs hold only what differs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+
+from adamix_monai.handlers.checkpoint import atomic_save
+from adamix_monai.reporting import method_name
+
+__all__ = [
+    "BundleInputError",
+    "bundle_dir",
+    "default_dataset_dir",
+    "describe",
+    "first_existing",
+    "image_datalist",
+    "labeled_label",
+    "install_error_hook",
+    "publish_model",
+    "require_dataset",
+    "run_name",
+    "save_model",
+]
+
+_REPO = Path(__file__).resolve().parents[2]
+
+
+class BundleInputError(FileNotFoundError):
+    """A bundle's input (dataset folder, datalist, option) is missing or malformed; the message says what was
+    expected and where to get it. On the command line it is printed as one line, without a traceback."""
+
+
+def _find_input_error(exc: BaseException | None) -> BundleInputError | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, BundleInputError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def install_error_hook() -> bool:
+    """Make an uncaught :class:`BundleInputError` (even wrapped by MONAI's config parser) print as one clear line.
+
+    Other errors keep Python's usual traceback. Called from the bundles' ``initialize`` section.
+
+    Returns:
+        True (so it can sit in a config list).
+    """
+    previous: Callable[..., Any] = sys.excepthook
+    if getattr(previous, "_adamix_hook", False):
+        return True
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        found = _find_input_error(value)
+        if found is not None:
+            print(f"error: {found}", file=sys.stderr)
+            return
+        previous(kind, value, tb)
+
+    hook._adamix_hook = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+    return True
+
+
+def bundle_dir(name: str) -> str:
+    """The folder of the bundle ``name``: ``bundles/<name>`` of this checkout, else of the working directory,
+    else the working directory itself when it is that bundle.
+
+    Configs use it as the default ``bundle_root``, so ``python -m monai.bundle run --config_file
+    bundles/<name>/configs/train.json`` from the repository root writes under the bundle, not the root.
+    MONAI Label and other callers pass ``bundle_root`` explicitly.
+
+    Args:
+        name: bundle folder name, e.g. ``adamix_acdc``.
+
+    Returns:
+        The absolute folder.
+
+    Raises:
+        BundleInputError: when no such folder is found (pass ``--bundle_root``).
+    """
+    cwd = Path.cwd()
+    candidates = [_REPO / "bundles" / name, cwd / "bundles" / name, cwd]
+    for path in candidates:
+        if (path / "configs" / "metadata.json").is_file() and path.name == name:
+            return str(path.resolve())
+    raise BundleInputError(
+        f"cannot locate bundle '{name}' (looked in {', '.join(str(p) for p in candidates)}); pass --bundle_root."
+    )
+
+
+def default_dataset_dir(name: str) -> str:
+    """Where a dataset is looked for when ``--dataset_dir`` is not given.
+
+    In order: ``$ADAMIX_DATA_DIR/<name>``, ``../shared/data/<name>`` beside this checkout, ``data/<name>`` in the
+    checkout and in the working directory. The first that exists wins; if none does, the first candidate is
+    returned so that the error message names it.
+
+    Args:
+        name: dataset folder name (``ACDC``, ``LA``, ``PH2``, ...).
+
+    Returns:
+        The folder.
+    """
+    candidates = []
+    if os.environ.get("ADAMIX_DATA_DIR"):
+        candidates.append(Path(os.environ["ADAMIX_DATA_DIR"]) / name)
+    candidates += [_REPO.parent / "shared" / "data" / name, _REPO / "data" / name, Path.cwd() / "data" / name]
+    for path in candidates:
+        if path.is_dir():
+            return str(path)
+    return str(candidates[0])
+
+
+def require_dataset(factory: Callable[[str], Any], dataset_dir: str, option: str = "--dataset_dir") -> Any:
+    """Open a dataset folder, turning any layout error into a :class:`BundleInputError` that names the option.
+
+    Args:
+        factory: the dataset class, e.g. :class:`~adamix_monai.data.acdc.ACDC`.
+        dataset_dir: the folder.
+        option: the command-line option that sets it.
+
+    Returns:
+        The dataset object.
+
+    Raises:
+        BundleInputError: naming the folder, what was expected, where to get the data and the option to set.
+    """
+    try:
+        return factory(dataset_dir)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
+        raise BundleInputError(f"{e} Set the folder with {option} <folder>.") from None
+
+
+def run_name(paradigm: str, mix: str, labeled_fraction: float | str, seed: int) -> str:
+    """The output folder name of a run, e.g. ``self_training-adamix-10pct-seed1``."""
+    fraction = labeled_fraction if isinstance(labeled_fraction, str) else f"{round(float(labeled_fraction) * 100):g}pct"
+    return f"{paradigm}-{mix}-{fraction}-seed{int(seed)}"
+
+
+def labeled_label(labeled_fraction: float | str) -> str:
+    """``0.1`` -> ``10%`` (the summary tables' labeled column)."""
+    if isinstance(labeled_fraction, str):
+        return labeled_fraction
+    return f"{round(float(labeled_fraction) * 100):g}%"
+
+
+def describe(paradigm: str, mix: str) -> dict[str, str]:
+    """The summary columns of a run: method name, perturbation and framework, as the paper's tables."""
+    from adamix_monai.reporting import _FRAMEWORK, _PERTURBATION
+
+    return {
+        "method": method_name(paradigm, mix),
+        "perturbation": _PERTURBATION.get(mix, mix),
+        "framework": _FRAMEWORK.get(paradigm, paradigm),
+    }
+
+
+def publish_model(source: str | os.PathLike, destination: str | os.PathLike) -> bool:
+    """Copy a trained model file (a plain state dict) to ``destination`` atomically, e.g. the run's best model to
+    the bundle's ``models/model.pt`` that ``inference.json`` and MONAI Label load. Rank 0 only; a missing source
+    (no validation ran) is skipped.
+
+    Returns:
+        Whether a file was written.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return False
+    if not Path(source).is_file():
+        return False
+    atomic_save(torch.load(source, map_location="cpu", weights_only=True), destination)
+    return True
+
+
+def first_existing(paths: Sequence[str | os.PathLike]) -> str:
+    """The first path that exists (for a checkpoint to evaluate: the best model, else the final one).
+
+    Raises:
+        BundleInputError: when none exists.
+    """
+    for path in paths:
+        if Path(path).is_file():
+            return str(path)
+    raise BundleInputError(f"no model file found; looked for {', '.join(str(p) for p in paths)}. Train first.")
+
+
+def save_model(network: torch.nn.Module, path: str | os.PathLike) -> bool:
+    """Save a network's weights as a plain state dict, atomically (rank 0 only; a DDP wrapper is unwrapped).
+
+    Returns:
+        Whether a file was written.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return False
+    network = network.module if hasattr(network, "module") else network
+    atomic_save(network.state_dict(), path)
+    return True
+
+
+IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png", ".jpg", ".jpeg", ".h5")
+
+
+def image_datalist(folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[dict[str, str]]:
+    """A datalist ``[{"image": path}, ...]`` of the image files in a folder (or of one file), sorted by name.
+
+    Args:
+        folder: a folder, or one image file.
+        suffixes: file name endings that count as images.
+
+    Returns:
+        The datalist.
+
+    Raises:
+        BundleInputError: when the path does not exist or holds no image.
+    """
+    path = Path(folder)
+    if path.is_file():
+        return [{"image": str(path)}]
+    if not path.is_dir():
+        raise BundleInputError(f"input '{path}' does not exist; set --input_dir to a folder of images or one image.")
+    files = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.lower().endswith(tuple(suffixes)))
+    if not files:
+        raise BundleInputError(f"input folder '{path}' holds no image ({', '.join(suffixes)}); set --input_dir.")
+    return [{"image": f} for f in files]
