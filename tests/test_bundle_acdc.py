@@ -158,3 +158,21 @@ def test_bundle_trains_and_evaluates_on_real_acdc(acdc_dir, tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["case"] for r in rows} == {"patient011_frame01", "patient011_frame02"}
     assert all(0.0 <= float(r["dice"]) <= 1.0 for r in rows if r["dice"] != "nan")
+
+
+def test_multi_gpu_overlay_under_torchrun(mini_acdc, tmp_path):
+    """The ``multi_gpu_train.json`` overlay runs under torchrun (2 CPU processes, gloo) and trains one model."""
+    files = "[" + ",".join(f"'{CONFIGS / c}'" for c in ("train.json", "cpu.json", "multi_gpu_train.json")) + "]"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+        "-m", "monai.bundle", "run", "--config_file", files,
+        "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), *TINY, "--epoch_samples", "8",
+    ]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    check(proc)
+    run = tmp_path / "runs" / "self_training-adamix-10pct-seed1"
+    with open(run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["iteration"]) for r in rows] == [1, 2]  # 8 samples over 2 ranks, batch 2 per rank
+    assert (run / "model.pt").is_file() and (run / "model_final.pt").is_file()

@@ -1,0 +1,96 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Helpers of the bundle configs: bundle and data locations, run names, clear input errors, model files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from adamix_monai.data.acdc import ACDC
+from adamix_monai.workflows import (
+    BundleInputError,
+    bundle_dir,
+    default_dataset_dir,
+    describe,
+    first_existing,
+    image_datalist,
+    labeled_label,
+    publish_model,
+    require_dataset,
+    run_name,
+    save_model,
+)
+from tests.conftest import REPO_ROOT
+
+
+def test_locations(tmp_path, monkeypatch):
+    assert bundle_dir("adamix_acdc") == str(REPO_ROOT / "bundles" / "adamix_acdc")
+    with pytest.raises(BundleInputError, match="--bundle_root"):
+        bundle_dir("no_such_bundle")
+    monkeypatch.setenv("ADAMIX_DATA_DIR", str(tmp_path))
+    (tmp_path / "ACDC").mkdir()
+    assert default_dataset_dir("ACDC") == str(tmp_path / "ACDC")
+    assert default_dataset_dir("NOPE").startswith(str(tmp_path))  # named in the later error message
+
+
+def test_names():
+    assert run_name("self_training", "adamix", 0.1, 1) == "self_training-adamix-10pct-seed1"
+    assert run_name("co_training", "cutmix", 0.05, 2) == "co_training-cutmix-5pct-seed2"
+    assert labeled_label(0.2) == "20%" and labeled_label("8 scans") == "8 scans"
+    assert describe("mean_teacher", "adamix") == {
+        "method": "AdaMix-MT",
+        "perturbation": "Adaptive Mix",
+        "framework": "Mean-Teacher",
+    }
+
+
+def test_require_dataset_names_the_option(tmp_path):
+    with pytest.raises(BundleInputError, match="--dataset_dir") as err:
+        require_dataset(ACDC, str(tmp_path / "x"))
+    assert "train_slices.list" in str(err.value)
+
+
+def test_image_datalist(tmp_path):
+    with pytest.raises(BundleInputError, match="does not exist"):
+        image_datalist(tmp_path / "missing")
+    with pytest.raises(BundleInputError, match="holds no image"):
+        image_datalist(tmp_path)
+    for name in ("b.nii.gz", "a.png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [Path(d["image"]).name for d in image_datalist(tmp_path)] == ["a.png", "b.nii.gz"]
+    assert image_datalist(tmp_path / "a.png") == [{"image": str(tmp_path / "a.png")}]
+
+
+def test_model_files(tmp_path):
+    net = torch.nn.Linear(2, 3)
+    assert save_model(net, tmp_path / "m.pt")
+    assert publish_model(tmp_path / "m.pt", tmp_path / "models" / "model.pt")
+    assert not publish_model(tmp_path / "none.pt", tmp_path / "models" / "x.pt")
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert torch.equal(state["weight"], net.weight)
+    assert first_existing([tmp_path / "none.pt", tmp_path / "m.pt"]) == str(tmp_path / "m.pt")
+    with pytest.raises(BundleInputError, match="Train first"):
+        first_existing([tmp_path / "none.pt"])
+
+
+def test_error_hook_prints_one_line_for_wrapped_input_errors():
+    code = (
+        "from adamix_monai.workflows import install_error_hook, BundleInputError\n"
+        "install_error_hook()\n"
+        "try:\n    raise BundleInputError('the folder X is missing')\n"
+        "except BundleInputError as e:\n    raise RuntimeError('Failed to evaluate') from e\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: the folder X is missing"
+    proc = subprocess.run(
+        [sys.executable, "-c", "from adamix_monai.workflows import install_error_hook\ninstall_error_hook()\n1/0"],
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" in proc.stderr and "ZeroDivisionError" in proc.stderr
