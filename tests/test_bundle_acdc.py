@@ -176,3 +176,23 @@ def test_multi_gpu_overlay_under_torchrun(mini_acdc, tmp_path):
         rows = list(csv.DictReader(f))
     assert [int(r["iteration"]) for r in rows] == [1, 2]  # 8 samples over 2 ranks, batch 2 per rank
     assert (run / "model.pt").is_file() and (run / "model_final.pt").is_file()
+
+
+def test_metadata_matches_the_network():
+    """MONAI's own check: the network built from the config takes and returns what metadata.json declares."""
+    from monai.bundle import verify_net_in_out
+
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    for key in ("version", "monai_version", "pytorch_version", "numpy_version", "task", "description", "authors"):
+        assert meta[key], key
+    fmt = meta["network_data_format"]
+    assert list(fmt["inputs"]) == ["image"] and list(fmt["outputs"]) == ["pred"]
+    assert len(fmt["inputs"]["image"]["spatial_shape"]) == 2  # a 2D network (MONAI Label reads the dimension here)
+    assert fmt["outputs"]["pred"]["channel_def"]["3"] == "left ventricle"
+    verify_net_in_out(
+        net_id="network_def",
+        meta_file=str(CONFIGS / "metadata.json"),
+        config_file=str(CONFIGS / "inference.json"),
+        device="cpu",
+        n=1,
+    )
