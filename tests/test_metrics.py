@@ -10,9 +10,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from monai.transforms import KeepLargestConnectedComponentd
+from scipy import ndimage
 
 from adamix_monai.metrics import case_metrics
-from adamix_monai.postprocess import largest_connected_component
 
 
 def brute_surface(mask: np.ndarray) -> np.ndarray:
@@ -115,14 +116,31 @@ def test_bad_input():
         case_metrics(a, a, 2, empty="zero")
 
 
-def test_largest_connected_component_keeps_classes_of_the_biggest_blob():
+def _reference_lcc(arr: np.ndarray) -> np.ndarray:
+    """The reference evaluation's post-processing: the largest fully connected component of the foreground union."""
+    components, count = ndimage.label(arr > 0, structure=np.ones((3,) * arr.ndim, dtype=bool))
+    if count <= 1:
+        return arr
+    sizes = np.bincount(components.ravel())
+    sizes[0] = 0
+    return np.where(components == sizes.argmax(), arr, 0)
+
+
+def test_monai_largest_component_transform_matches_the_reference_post_processing():
+    """The bundles use MONAI's KeepLargestConnectedComponentd(independent=False) for the paper's post-processing."""
+    lcc = KeepLargestConnectedComponentd(keys="pred", applied_labels=[1, 2, 3], independent=False)
     pred = np.zeros((10, 10), int)
     pred[1:5, 1:5] = 1
     pred[2:4, 2:4] = 3  # inside the big blob: kept with its class
     pred[8, 8] = 2  # an isolated voxel: removed
     pred[5, 5] = 2  # diagonal neighbour of the blob: connected with full connectivity
-    out = largest_connected_component(pred)
+    out = lcc({"pred": torch.as_tensor(pred)[None]})["pred"][0].numpy()
     assert out[8, 8] == 0 and out[5, 5] == 2 and (out[2:4, 2:4] == 3).all() and out[1, 1] == 1
-    assert torch.equal(largest_connected_component(torch.as_tensor(pred)), torch.as_tensor(out))
-    empty = np.zeros((4, 4), int)
-    assert largest_connected_component(empty) is empty
+    rng = np.random.RandomState(0)
+    for shape in [(12, 12), (6, 10, 10)]:
+        for _ in range(5):
+            arr = rng.randint(0, 4, size=shape) * (rng.rand(*shape) < 0.15)
+            got = lcc({"pred": torch.as_tensor(arr)[None]})["pred"][0].numpy()
+            np.testing.assert_array_equal(got, _reference_lcc(arr))
+    empty = torch.zeros(1, 4, 4, dtype=torch.long)
+    assert not lcc({"pred": empty})["pred"].any()  # an empty prediction passes (the reference code crashes)
