@@ -1,21 +1,29 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The embedded demo, its synthetic data, the PNG writer and the command line."""
+"""The training demo (a tiny run), its synthetic data, the PNG writer and the command line."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 
+from adamix_monai.cli import Commands
+from adamix_monai.demo import make_demo_data
 from adamix_monai.figures import outline_mixed_patches, write_png
+from adamix_monai.handlers.history import read_history
 from adamix_monai.mixing import plan_patch_mix
 from adamix_monai.synthetic import cardiac_phantom
 from tests.conftest import REPO_ROOT
+
+TINY = dict(iterations=2, warmup=2, size=32, batch=2, labeled=2, unlabeled=4, test=2, seed=0, threads=1, progress=False)
+FIGURES = ("curves_supervised.png", "curves_adamix_st.png", "mix_samples.png", "predictions.png")
 
 
 def test_phantom_has_four_classes_and_is_seeded():
@@ -59,31 +67,67 @@ def test_png_round_trip_and_outlines(tmp_path):
         write_png(tmp_path / "bad.png", np.zeros((4, 4, 2), dtype=np.uint8))
 
 
-def test_cli_demo_runs_and_writes_its_figure(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "adamix_monai", "demo", "--output_dir", str(tmp_path), "--batch", "3"],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    lines = [line for line in result.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(lines) == 8
-    ages = [float(line.split("|")[2]) for line in lines]
-    assert ages[1] < 0.05 and ages[-1] == 1.0  # lambda ramps up over the first quarter of the run
-    figure = read_png(tmp_path / "adamix_schedule.png")
-    assert figure.shape[1] == 3 * 256
+def test_demo_data_splits_are_seeded_and_unlabeled_has_no_label():
+    data = make_demo_data(size=32, labeled=2, unlabeled=3, validation=1, test=2, seed=3)
+    assert {k: len(v) for k, v in data.items()} == {"labeled": 2, "unlabeled": 3, "validation": 1, "test": 2}
+    assert all("label" not in item for item in data["unlabeled"])
+    for split in ("labeled", "validation", "test"):
+        for item in data[split]:
+            assert item["image"].shape == (1, 32, 32) and item["label"].shape == (1, 32, 32)
+            assert 0.0 <= float(item["image"].min()) and float(item["image"].max()) <= 1.0
+            assert set(item["label"].unique().tolist()) <= {0, 1, 2, 3}
+    again = make_demo_data(size=32, labeled=2, unlabeled=3, validation=1, test=2, seed=3)
+    assert torch.equal(data["test"][1]["image"], again["test"][1]["image"])
+
+
+def table_rows(text):
+    """The method rows of the printed Markdown table: name -> cells."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in ("Warm-up only", "Supervised", "AdaMix-ST"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_cli_demo_tiny_run(tmp_path, capsys):
+    out = Commands().demo(output_dir=str(tmp_path / "demo"), **TINY)
+    printed = capsys.readouterr().out
+    assert Path(out) == tmp_path / "demo"
+    # the comparison table: a header, both methods, finite Dice and Jaccard in [0, 1]
+    assert "| method | Dice | Jaccard | HD95 (px) | ASD (px) | Dice RV | Dice Myo | Dice LV |" in printed
+    rows = table_rows(printed)
+    assert list(rows) == ["Warm-up only", "Supervised", "AdaMix-ST"]
+    for cells in rows.values():
+        assert len(cells) == 8
+        assert all(0.0 <= float(v) <= 1.0 for v in (cells[1], cells[2], *cells[5:8]))
+    assert "a shared supervised warm-up of 2 iterations" in printed and "then 2 iterations each" in printed
+    assert (Path(out) / "results.md").read_text().count("| AdaMix-ST") == 1
+    # the figures are PNGs, and the run folders hold the curves
+    for name in FIGURES:
+        path = Path(out) / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert str(path) in printed
+        assert imread(path).shape[0] > 100
+    for run in ("warmup", "supervised", "adamix_st"):  # 2 shared iterations, then 2 each
+        history = read_history(Path(out) / run / "history.csv")
+        assert history["iteration"][-1] == 2
+        validation = read_history(Path(out) / run / "validation.csv")
+        assert validation["iteration"][-1] == 2 and 0.0 <= validation["val_mean_dice"][-1] <= 1.0
+    assert not (Path(out) / "supervised" / "mix_samples").exists()
 
 
 def test_cli_help():
     result = subprocess.run(
-        [sys.executable, "-m", "adamix_monai", "demo", "--help"],
+        [str(Path(sys.executable).parent / "adamix-monai"), "demo", "--help"],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         timeout=120,
         env={"PAGER": "cat", "PATH": "/usr/bin:/bin"},
     )
-    assert result.returncode == 0
-    assert "synthetic cardiac" in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    assert "synthetic cardiac" in text
+    for flag in ("--iterations", "--size", "--output_dir", "--warmup", "--threads", "--seed"):
+        assert flag in text
