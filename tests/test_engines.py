@@ -149,6 +149,11 @@ class TestBadInput:
         with pytest.raises(ValueError, match="fewer than the batch size 2"):
             trainer.run()
 
+    def test_a_repeated_labeled_set_may_be_smaller_than_the_batch(self):
+        trainer = make_trainer("self_training", "adamix", n_labeled=1, batch=2, n_unlabeled=4, max_epochs=1)
+        trainer.run()  # one labeled image, repeated to 4 samples per epoch: 2 batches of 2
+        assert trainer.state.iteration == 2
+
     def test_class_count_mismatch(self):
         trainer = make_trainer("self_training", "none")
         trainer.num_classes = 3

@@ -30,5 +30,11 @@ def test_unfired_mixes_are_skipped_and_cutmix_has_no_outlines(tmp_path):
     saver.attach(trainer)
     trainer.run()
     assert not list(tmp_path.glob("*.png"))
+    # points that round to the same iteration count once
+    trainer = make_trainer("self_training", "adamix", max_epochs=1, n_labeled=4, n_unlabeled=4, prob=1.0)
+    saver = MixSampleSaver(tmp_path / "dedup", fractions=(0.1, 0.2, 0.5))  # 2 iterations: 1, 1 (0.2 * 2), 1
+    saver.attach(trainer)
+    trainer.run()
+    assert saver.captured == [1]
     with pytest.raises(ValueError, match="stream"):
         MixSampleSaver(tmp_path, stream="aux")

@@ -332,11 +332,14 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         """Clear errors before the first step: data sizes, network output channels, label values."""
         loader = self.data_loader
         size = len(getattr(loader, "dataset", []) or [])
+        sampler = getattr(loader, "sampler", None)
+        samples = len(sampler) if sampler is not None and hasattr(sampler, "__len__") else size  # repeats count
         batch_size = getattr(loader, "batch_size", None)
-        if batch_size and size and size < batch_size and getattr(loader, "drop_last", False):
+        if batch_size and samples and samples < batch_size and getattr(loader, "drop_last", False):
             raise ValueError(
-                f"SemiSupervisedTrainer: the labeled set has {size} items, fewer than the batch size {batch_size} "
-                "(with drop_last no batch can be formed); lower the batch size or add labeled data."
+                f"SemiSupervisedTrainer: an epoch of the labeled loader has {samples} samples ({size} items), fewer "
+                f"than the batch size {batch_size} (with drop_last no batch can be formed); lower the batch size, "
+                "add labeled data or repeat it (make_loader's num_samples)."
             )
         if len(loader) == 0:
             raise ValueError("SemiSupervisedTrainer: the labeled loader yields no batch (is the labeled set empty?).")

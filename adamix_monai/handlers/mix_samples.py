@@ -23,7 +23,9 @@ __all__ = ["MixSampleSaver"]
 class MixSampleSaver:
     """Writes the first student's mixed images, replaced patches outlined, at chosen points of a run.
 
-    At each point (a fraction of the run's iterations) the next step whose mix fired is captured: the first
+    At each point (a fraction of the run's iterations) the next step whose mix fired is captured (points that fall
+    on the same iteration of a short run count once; a point with no fired mix before the run ends is dropped, so
+    keep the last point below 1.0 when ``prob < 1``): the first
     ``count`` images of the unlabeled batch (the labeled batch under the supervised paradigm), as one PNG row
     ``<output_dir>/iter_<iteration>.png``. Green outlines mark patches taken from high-confidence auxiliary
     patches (easy direction), red from low-confidence ones (hard direction), as the paper's Fig. 5. 2D
@@ -40,7 +42,7 @@ class MixSampleSaver:
     def __init__(
         self,
         output_dir: str | os.PathLike,
-        fractions: Sequence[float] = (0.02, 0.1, 0.2, 0.3, 0.6, 1.0),
+        fractions: Sequence[float] = (0.02, 0.1, 0.2, 0.3, 0.6, 0.95),
         count: int = 4,
         stream: str = "unlabeled",
     ) -> None:
@@ -58,7 +60,7 @@ class MixSampleSaver:
 
     def _due(self, engine: Any) -> bool:
         total = int(engine.state.max_epochs) * int(engine.state.epoch_length)
-        targets = [max(1, int(round(f * total))) for f in self.fractions]
+        targets = sorted({max(1, int(round(f * total))) for f in self.fractions})  # short runs: no repeats
         done = len(self.captured)
         return done < len(targets) and int(engine.state.iteration) >= targets[done]
 
