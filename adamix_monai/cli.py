@@ -4,7 +4,12 @@
 
 from __future__ import annotations
 
+import glob
+from pathlib import Path
+
 import fire
+
+from adamix_monai.demo import run_demo
 
 __all__ = ["Commands", "main"]
 
@@ -12,62 +17,70 @@ __all__ = ["Commands", "main"]
 class Commands:
     """adamix-monai: AdaMix for semi-supervised segmentation on MONAI."""
 
-    def demo(
-        self,
-        output_dir: str = "outputs/demo",
-        iterations: int = 200,
-        warmup: int = 600,
-        size: int = 64,
-        batch: int = 4,
-        labeled: int = 4,
-        unlabeled: int = 96,
-        test: int = 24,
-        seed: int = 0,
-        threads: int = 2,
-        progress: bool = True,
-    ) -> str:
-        """Train supervised vs AdaMix self-training on synthetic cardiac slices (no download), compare, plot.
+    demo = staticmethod(run_demo)
 
-        Makes a synthetic short-axis dataset (background, RV, Myo, LV) with a few labeled and many unlabeled
-        images; trains a shared supervised warm-up, then from it a supervised model (labeled images only) and an
-        AdaMix-ST model (labeled and unlabeled images) for the same number of iterations; evaluates them on the test
-        images (Dice, Jaccard, HD95, ASD), prints a Markdown table (also in ``results.md``) and writes figures: the
-        training curves, AdaMix's mixed samples over the run, and test predictions. About 3 minutes on 2 CPU
-        cores with the defaults; a quick check: ``adamix-monai demo --iterations 2 --warmup 2 --size 32``.
+    @staticmethod
+    def figures(
+        *runs: str,
+        output_dir: str = "figures",
+        evaluation: str = "eval-test-best",
+        cases: int = 3,
+        class_names: tuple[str, ...] | None = None,
+    ) -> list[str]:
+        """Write the figures of bundle runs: training curves, AdaMix samples over training, test predictions.
+
+        Example: ``adamix-monai figures bundles/adamix_acdc/runs/*-seed1 --output_dir figs``.
 
         Args:
-            output_dir: output folder (``results.md``, the figures, and ``warmup/``, ``supervised/``,
-                ``adamix_st/`` with the CSV curves and mixed samples).
-            iterations: training iterations of each model after the warm-up.
-            warmup: shared supervised warm-up iterations (0: both models start from random weights).
-            size: image side in pixels (a multiple of 4).
-            batch: batch size of each stream.
-            labeled: labeled training images.
-            unlabeled: unlabeled training images.
-            test: test images.
-            seed: random seed.
-            threads: CPU threads for PyTorch (1 on a machine busy with other work).
-            progress: show a progress bar.
+            runs: run folders (``bundles/<bundle>/runs/<run name>``); shell patterns are expanded.
+            output_dir: where the PNG files go (``curves_<run>.png``, ``mix_samples_<run>.png``,
+                ``qualitative.png``).
+            evaluation: the evaluation sub-folder whose kept test cases are shown (``eval-test-best`` or
+                ``eval-test-final``).
+            cases: test cases in the qualitative figure.
+            class_names: names of the foreground classes (default RV, Myo, LV for 3 classes).
 
         Returns:
-            The output folder.
+            The files written.
         """
-        from adamix_monai.demo import run_demo
+        from adamix_monai.workflows.figures import make_run_figures
 
-        folder = run_demo(
-            output_dir=output_dir,
-            iterations=iterations,
-            warmup=warmup,
-            size=size,
-            batch=batch,
-            labeled=labeled,
-            unlabeled=unlabeled,
-            test=test,
-            seed=seed,
-            threads=threads,
-            progress=progress,
-        )
-        return str(folder)
+        folders = [p for pattern in runs for p in (sorted(glob.glob(pattern)) or [pattern])]
+        files = make_run_figures(folders, output_dir, evaluation=evaluation, cases=cases, class_names=class_names)
+        return [str(f) for f in files]
+
+    @staticmethod
+    def table(*summaries: str, mode: str = "honest", title: str | None = None, output: str | None = None) -> str:
+        """Gather evaluations into one paper-style table, mean ± std over runs (seeds) of each method.
+
+        Example: ``adamix-monai table "bundles/adamix_acdc/runs/*/eval-test-best/summary.json"``.
+
+        Args:
+            summaries: ``summary.json`` files written by an evaluation (or run folders, whose
+                ``eval-test-best/summary.json`` is used); shell patterns are expanded.
+            mode: ``honest`` (a missed class's distances left out) or ``paper`` (scored 0, as the reference).
+            title: table heading.
+            output: also write the table to this Markdown file.
+
+        Returns:
+            The table.
+        """
+        from adamix_monai.reporting import collect_table
+        from adamix_monai.utils import atomic_open
+
+        files = []
+        for pattern in summaries:
+            for path in sorted(glob.glob(pattern)) or [pattern]:
+                p = Path(path)
+                files.append(p / "eval-test-best" / "summary.json" if p.is_dir() else p)
+        missing = [str(f) for f in files if not f.is_file()]
+        if not files or missing:
+            raise FileNotFoundError(f"adamix-monai table: no summary file at {missing or list(summaries)}.")
+        text = collect_table(files, mode=mode, title=title)
+        if output:
+            with atomic_open(output) as f:
+                f.write(text.encode())
+        return text
 
 
 def main() -> None:

@@ -17,6 +17,12 @@ import torch
 __all__ = ["atomic_open", "numpy_state_from_dict", "numpy_state_to_dict"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Open a temporary file beside ``path`` for writing; on success flush it to disk and rename it over ``path``.
@@ -38,6 +44,7 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the permissions of a plain open()
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -74,3 +74,16 @@ def test_best_model_saver_keeps_the_best_and_survives_resume(tmp_path):
     assert float(torch.load(tmp_path / "models" / "model.pt", weights_only=True)["weight"][0, 0]) == pytest.approx(0.7)
     with pytest.raises(ValueError, match="metric 'val_dice' is not among"):
         fresh(SimpleNamespace(state=SimpleNamespace(metrics={"other": 1.0}, epoch=5)))
+
+
+def test_atomic_files_get_the_permissions_of_a_plain_open(tmp_path):
+    import os
+    import stat
+
+    from adamix_monai.utils import atomic_open
+
+    with atomic_open(tmp_path / "a.txt") as f:
+        f.write(b"x")
+    (tmp_path / "b.txt").write_bytes(b"x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.txt").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "b.txt").st_mode)
