@@ -431,21 +431,16 @@ def _run(
         f.write(f"{table}\n\n{notes}\n".encode())
     print(f"\n{table}\n\n{notes}")
 
+    after = f" (after a {warmup}-iteration warm-up)" if warmup else ""
+    titles = {
+        "supervised": f"Supervised, {labeled} labeled images{after}",
+        "adamix_st": f"AdaMix-ST, {labeled} labeled + {unlabeled} unlabeled images{after}",
+    }
     figures = [
         plot_training_curves(
-            out_dir / "supervised" / "history.csv",
-            out_dir / "supervised" / "validation.csv",
-            out_dir / "curves_supervised.png",
-            title=f"Supervised, {labeled} labeled images"
-            + (f" (after a {warmup}-iteration warm-up)" if warmup else ""),
-        ),
-        plot_training_curves(
-            out_dir / "adamix_st" / "history.csv",
-            out_dir / "adamix_st" / "validation.csv",
-            out_dir / "curves_adamix_st.png",
-            title=f"AdaMix-ST, {labeled} labeled + {unlabeled} unlabeled images"
-            + (f" (after a {warmup}-iteration warm-up)" if warmup else ""),
-        ),
+            out_dir / run / "history.csv", out_dir / run / "validation.csv", out_dir / f"curves_{run}.png", title=title
+        )
+        for run, title in titles.items()
     ]
     total = int(st_trainer.state.max_epochs) * int(st_trainer.state.epoch_length)
     samples = [
