@@ -26,6 +26,7 @@ __all__ = [
     "CSV_COLUMNS",
     "METRICS",
     "collect_table",
+    "describe_run",
     "method_name",
     "read_case_rows",
     "summarise",
@@ -67,6 +68,15 @@ def method_name(paradigm: str, mix: str) -> str:
     if mix == "none":
         return f"{_FRAMEWORK.get(paradigm, paradigm)} (no mix)"
     return f"{_PERTURBATION.get(mix, mix)}-{suffix}"
+
+
+def describe_run(paradigm: str, mix: str) -> dict[str, str]:
+    """The summary columns of a run, as the paper's tables: ``method``, ``perturbation`` and ``framework``."""
+    return {
+        "method": method_name(paradigm, mix),
+        "perturbation": _PERTURBATION.get(mix, mix),
+        "framework": _FRAMEWORK.get(paradigm, paradigm),
+    }
 
 
 def write_case_rows(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) -> Path:

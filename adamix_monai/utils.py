@@ -14,7 +14,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-__all__ = ["atomic_open", "numpy_state_from_dict", "numpy_state_to_dict"]
+__all__ = ["atomic_open", "is_rank0", "numpy_state_from_dict", "numpy_state_to_dict"]
+
+
+def is_rank0() -> bool:
+    """True outside ``torch.distributed`` and on its rank 0 (the process that writes files and logs)."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _umask() -> int:

@@ -118,9 +118,8 @@ class CaseMetricsWriter:
     def _case_id(self, batch_item: Mapping[str, Any], output_item: Mapping[str, Any], index: int) -> str:
         if self.id_key in batch_item:
             return str(batch_item[self.id_key])
-        for key in (f"{self.image_key}_path",):
-            if key in batch_item:
-                return Path(str(batch_item[key])).name.split(".")[0]
+        if f"{self.image_key}_path" in batch_item:  # set by LoadH5d
+            return Path(str(batch_item[f"{self.image_key}_path"])).name.split(".")[0]
         image = output_item.get(self.image_key, batch_item.get(self.image_key))
         if isinstance(image, MetaTensor) and "filename_or_obj" in image.meta:
             return Path(str(image.meta["filename_or_obj"])).name.split(".")[0]
@@ -169,7 +168,6 @@ class CaseMetricsWriter:
         batches = engine.state.batch
         if isinstance(outputs, Mapping):  # not decollated: split the batch
             outputs = [{k: v[i] for k, v in outputs.items()} for i in range(len(outputs[self.pred_key]))]
-            batches = [{}] * len(outputs) if not isinstance(batches, Sequence) else batches
         if not isinstance(batches, Sequence) or len(batches) != len(outputs):
             batches = [{}] * len(outputs)
         for i, (out, item) in enumerate(zip(outputs, batches)):

@@ -20,18 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from adamix_monai.utils import atomic_open, numpy_state_from_dict, numpy_state_to_dict
+from adamix_monai.utils import atomic_open, is_rank0, numpy_state_from_dict, numpy_state_to_dict
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
 __all__ = ["BestModelSaver", "RNGState", "ResumableCheckpoint", "atomic_save"]
-
-
-def _is_rank0() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -127,7 +122,7 @@ class ResumableCheckpoint:
 
     def save(self, engine: Any = None) -> None:
         """Write the checkpoint (rank 0 only)."""
-        if not _is_rank0():
+        if not is_rank0():
             return
         payload = {key: obj.state_dict() for key, obj in self.objects.items()}
         atomic_save(payload, self.path)
@@ -201,7 +196,7 @@ class BestModelSaver:
         better = value > self.best if self.mode == "max" else value < self.best
         if better and math.isfinite(value):
             self.best, self.best_epoch = value, int(evaluator.state.epoch)
-            if _is_rank0():
+            if is_rank0():
                 atomic_save(self.network.state_dict(), self.path)
 
     def state_dict(self) -> dict[str, Any]:

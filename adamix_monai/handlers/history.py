@@ -12,19 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch.distributed as dist
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from adamix_monai.handlers.logs import TRAINING_SCALARS
-from adamix_monai.utils import atomic_open
+from adamix_monai.utils import atomic_open, is_rank0
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
 __all__ = ["TrainingHistory", "read_history"]
-
-
-def _rank0() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -110,7 +105,7 @@ class TrainingHistory:
 
     def write(self, engine: Any = None) -> None:
         """Write both CSV files (rank 0 only)."""
-        if not _rank0():
+        if not is_rank0():
             return
         train_cols = ["iteration", "epoch", *TRAINING_SCALARS]
         _write_csv(self.output_dir / "history.csv", train_cols, self.train_rows)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import torch.distributed as dist
 from monai.handlers import StatsHandler, TensorBoardStatsHandler
 from monai.utils import optional_import
+
+from adamix_monai.utils import is_rank0
 
 __all__ = ["TRAINING_SCALARS", "attach_training_logs"]
 
@@ -37,7 +38,7 @@ def attach_training_logs(
     Returns:
         The handlers attached.
     """
-    if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+    if not is_rank0():
         return []
     handlers: list[Any] = [
         # MONAI's default logger name: it prints to stdout even when nothing configured logging

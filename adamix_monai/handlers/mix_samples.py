@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch.distributed as dist
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from adamix_monai.figures import outline_mixed_patches, write_png
+from adamix_monai.utils import is_rank0
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
@@ -65,7 +65,7 @@ class MixSampleSaver:
         return done < len(targets) and int(engine.state.iteration) >= targets[done]
 
     def __call__(self, engine: Any) -> None:
-        if (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0) or not self._due(engine):
+        if not is_rank0() or not self._due(engine):
             return
         stream = self.stream if getattr(engine, "paradigm", "") != "supervised" else "labeled"
         mixer = getattr(engine, "mixers", {}).get(f"{stream}1")

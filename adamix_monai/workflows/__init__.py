@@ -1,10 +1,10 @@
 """Helpers shared by the bundles' configs (paths, run names, input checks, model publishing)."""
 
+from adamix_monai.reporting import describe_run as describe
 from adamix_monai.workflows.bundle import (
     BundleInputError,
     bundle_dir,
     default_dataset_dir,
-    describe,
     first_existing,
     image_datalist,
     install_error_hook,

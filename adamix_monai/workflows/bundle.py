@@ -8,6 +8,7 @@ Everything here is shared by every bundle (ACDC, LA, ISIC), so their configs hol
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,13 +18,12 @@ from typing import Any
 import torch
 
 from adamix_monai.handlers.checkpoint import atomic_save
-from adamix_monai.reporting import method_name
+from adamix_monai.utils import atomic_open, is_rank0
 
 __all__ = [
     "BundleInputError",
     "bundle_dir",
     "default_dataset_dir",
-    "describe",
     "first_existing",
     "image_datalist",
     "labeled_label",
@@ -159,17 +159,6 @@ def labeled_label(labeled_fraction: float | str) -> str:
     return f"{round(float(labeled_fraction) * 100):g}%"
 
 
-def describe(paradigm: str, mix: str) -> dict[str, str]:
-    """The summary columns of a run: method name, perturbation and framework, as the paper's tables."""
-    from adamix_monai.reporting import _FRAMEWORK, _PERTURBATION
-
-    return {
-        "method": method_name(paradigm, mix),
-        "perturbation": _PERTURBATION.get(mix, mix),
-        "framework": _FRAMEWORK.get(paradigm, paradigm),
-    }
-
-
 def publish_model(source: str | os.PathLike, destination: str | os.PathLike) -> bool:
     """Copy a trained model file (a plain state dict) to ``destination`` atomically, e.g. the run's best model to
     the bundle's ``models/model.pt`` that ``inference.json`` and MONAI Label load. Rank 0 only; a missing source
@@ -178,11 +167,10 @@ def publish_model(source: str | os.PathLike, destination: str | os.PathLike) -> 
     Returns:
         Whether a file was written.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+    if not is_rank0() or not Path(source).is_file():
         return False
-    if not Path(source).is_file():
-        return False
-    atomic_save(torch.load(source, map_location="cpu", weights_only=True), destination)
+    with open(source, "rb") as src, atomic_open(destination) as dst:
+        shutil.copyfileobj(src, dst)
     return True
 
 
@@ -204,7 +192,7 @@ def save_model(network: torch.nn.Module, path: str | os.PathLike) -> bool:
     Returns:
         Whether a file was written.
     """
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+    if not is_rank0():
         return False
     network = network.module if hasattr(network, "module") else network
     atomic_save(network.state_dict(), path)
