@@ -50,6 +50,29 @@ class Commands:
         return [str(f) for f in files]
 
     @staticmethod
+    def configs(bundle: str | None = None, check: bool = False) -> list[str]:
+        """Compose the bundles' runnable configs from ``bundles/common`` and each bundle's ``parts/``.
+
+        Developers edit ``bundles/common/*.json`` (shared wiring) or ``bundles/<name>/parts/*.json`` (what the bundle
+        changes), then run this; the tests fail while a composed file is stale.
+
+        Args:
+            bundle: one bundle folder name (e.g. ``adamix_la``); all bundles by default.
+            check: only list the stale files and exit with status 1 if there are any.
+
+        Returns:
+            The files rewritten (or, with ``--check``, the stale ones).
+        """
+        from adamix_monai.workflows.compose import compose_bundle, stale_configs
+
+        if check:
+            stale = [str(p) for p in stale_configs()]
+            if stale:
+                raise SystemExit("stale composed configs (run `adamix-monai configs`): " + ", ".join(stale))
+            return []
+        return [str(p) for p in compose_bundle(bundle)]
+
+    @staticmethod
     def table(*summaries: str, mode: str = "honest", title: str | None = None, output: str | None = None) -> str:
         """Gather evaluations into one paper-style table, mean ± std over runs (seeds) of each method.
 

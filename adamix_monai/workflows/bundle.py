@@ -103,23 +103,25 @@ def bundle_dir(name: str) -> str:
     )
 
 
-def default_dataset_dir(name: str) -> str:
+def default_dataset_dir(name: str | Sequence[str]) -> str:
     """Where a dataset is looked for when ``--dataset_dir`` is not given.
 
-    In order: ``$ADAMIX_DATA_DIR/<name>``, ``../shared/data/<name>`` beside this checkout, ``data/<name>`` in the
-    checkout and in the working directory. The first that exists wins; if none does, the first candidate is
-    returned so that the error message names it.
+    For each name in turn: ``$ADAMIX_DATA_DIR/<name>``, ``../shared/data/<name>`` beside this checkout,
+    ``data/<name>`` in the checkout and in the working directory. The first that exists wins; if none does, the
+    first candidate is returned so that the error message names it.
 
     Args:
-        name: dataset folder name (``ACDC``, ``LA``, ``PH2``, ...).
+        name: dataset folder name (``ACDC``, ``LA``, ...), or names in order of preference (``["ISIC2018", "PH2"]``:
+            the real ISIC 2018 when present, else its PH2 stand-in).
 
     Returns:
         The folder.
     """
     candidates = []
-    if os.environ.get("ADAMIX_DATA_DIR"):
-        candidates.append(Path(os.environ["ADAMIX_DATA_DIR"]) / name)
-    candidates += [_REPO.parent / "shared" / "data" / name, _REPO / "data" / name, Path.cwd() / "data" / name]
+    for each in [name] if isinstance(name, str) else list(name):
+        if os.environ.get("ADAMIX_DATA_DIR"):
+            candidates.append(Path(os.environ["ADAMIX_DATA_DIR"]) / each)
+        candidates += [_REPO.parent / "shared" / "data" / each, _REPO / "data" / each, Path.cwd() / "data" / each]
     for path in candidates:
         if path.is_dir():
             return str(path)
