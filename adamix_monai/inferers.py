@@ -9,10 +9,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from monai.inferers import SliceInferer
+from monai.inferers import Inferer, SliceInferer, SlidingWindowInferer
 from monai.utils import convert_to_dst_type, ensure_tuple
 
-__all__ = ["ResizeSliceInferer"]
+__all__ = ["ResizeSliceInferer", "SoftmaxSlidingWindowInferer", "TransposedInferer", "overlap_for_strides"]
 
 
 class ResizeSliceInferer(SliceInferer):
@@ -100,4 +100,125 @@ class ResizeSliceInferer(SliceInferer):
             raise ValueError(
                 f"ResizeSliceInferer: expected a (B, C, H, W) or (B, C, D, H, W) input, got {tuple(x.shape)}."
             )
+        return convert_to_dst_type(out, inputs, dtype=out.dtype)[0] if out.device == inputs.device else out
+
+
+def overlap_for_strides(roi_size: Sequence[int], strides: Sequence[int]) -> tuple[float, ...]:
+    """The overlap that makes MONAI's sliding window step exactly ``strides`` voxels.
+
+    MONAI scans with ``int(roi * (1 - overlap))`` voxels per step; asking for ``stride + 0.5`` keeps the float
+    product from rounding down to ``stride - 1``.
+
+    Args:
+        roi_size: the window.
+        strides: the step per axis (the paper's LA protocol: 4 on D, 18 on H and W), each in ``[1, roi]``.
+
+    Returns:
+        One overlap per axis, in ``[0, 1)``.
+
+    Raises:
+        ValueError: when the lengths differ or a stride is out of range.
+    """
+    roi, steps = tuple(int(r) for r in roi_size), tuple(int(s) for s in strides)
+    if len(roi) != len(steps) or any(not 1 <= s <= r for s, r in zip(steps, roi)):
+        raise ValueError(f"strides {steps} must give one step in [1, roi] per axis of roi_size {roi}.")
+    return tuple(0.0 if s == r else 1.0 - (s + 0.5) / r for s, r in zip(steps, roi))
+
+
+class SoftmaxSlidingWindowInferer(SlidingWindowInferer):
+    """A sliding window that averages class probabilities, with the step given in voxels.
+
+    The reference LA evaluation (UA-MT's ``test_single_case``) tiles the volume with a fixed step (4 on D, 18 on
+    H and W for an 80 x 112 x 112 window), sums the *softmax* of every window and divides by the coverage count.
+    MONAI's ``SlidingWindowInferer`` averages whatever the network returns and takes the overlap as a fraction;
+    this subclass wraps the network in a softmax and turns ``strides`` into the overlap that reproduces those
+    steps. The window positions then coincide with the reference's: ``ceil((size - roi) / stride) + 1`` per
+    axis, the last one flush with the end, and a volume smaller than the window zero-padded.
+
+    Args:
+        roi_size: the window (the training crop).
+        strides: the step per axis in voxels; None uses ``overlap``.
+        sw_batch_size: windows per forward pass.
+        overlap: MONAI's overlap, used when ``strides`` is None.
+        softmax: average probabilities (True, the reference) or the network's raw output (MONAI's default).
+        kwargs: further ``SlidingWindowInferer`` arguments (``mode``, ``device``, ``sw_device``, ...).
+    """
+
+    def __init__(
+        self,
+        roi_size: Sequence[int] | int,
+        strides: Sequence[int] | None = None,
+        sw_batch_size: int = 4,
+        overlap: Sequence[float] | float = 0.25,
+        softmax: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if strides is not None:
+            overlap = overlap_for_strides(ensure_tuple(roi_size), strides)
+        super().__init__(roi_size=roi_size, sw_batch_size=sw_batch_size, overlap=overlap, **kwargs)
+        self.softmax = bool(softmax)
+
+    def __call__(  # type: ignore[override]
+        self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
+        """Predict.
+
+        Args:
+            inputs: ``(B, C, *spatial)``.
+            network: the network.
+            args, kwargs: further network arguments.
+
+        Returns:
+            The averaged probabilities (or outputs), ``(B, K, *spatial)``.
+        """
+        if not self.softmax:
+            return super().__call__(inputs, network, *args, **kwargs)
+
+        def probabilities(x: torch.Tensor, *a: Any, **k: Any) -> torch.Tensor:
+            return torch.softmax(network(x, *a, **k).float(), dim=1)
+
+        return super().__call__(inputs, probabilities, *args, **kwargs)
+
+
+class TransposedInferer(Inferer):
+    """Runs another inferer on a transposed input and transposes the output back.
+
+    A network trained on volumes in one axis order (LA: ``(D, H, W)``, from UA-MT's ``(W, H, D)`` arrays) can so
+    predict images read in their file's order (a NIfTI gives ``(W, H, D)``), and the prediction keeps the input's
+    geometry for ``SaveImaged``.
+
+    Args:
+        inferer: the inferer to run (e.g. :class:`SoftmaxSlidingWindowInferer`).
+        spatial_axes: the permutation of the spatial axes applied to the input, e.g. ``(2, 1, 0)``.
+    """
+
+    def __init__(self, inferer: Inferer, spatial_axes: Sequence[int]) -> None:
+        super().__init__()
+        axes = tuple(int(a) for a in spatial_axes)
+        if sorted(axes) != list(range(len(axes))):
+            raise ValueError(
+                f"TransposedInferer: spatial_axes {spatial_axes} is not a permutation of 0..{len(axes) - 1}."
+            )
+        self.inferer, self.axes = inferer, axes
+        self.inverse = tuple(axes.index(i) for i in range(len(axes)))
+
+    def __call__(  # type: ignore[override]
+        self, inputs: torch.Tensor, network: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
+        """Predict.
+
+        Args:
+            inputs: ``(B, C, *spatial)`` with ``len(spatial_axes)`` spatial axes.
+            network: the network.
+            args, kwargs: further arguments of the wrapped inferer.
+
+        Returns:
+            The output in the input's axis order (a ``MetaTensor`` with the input's metadata when the input is one).
+        """
+        x = inputs.as_tensor() if hasattr(inputs, "as_tensor") else inputs
+        if x.ndim != len(self.axes) + 2:
+            raise ValueError(f"TransposedInferer: expected {len(self.axes)} spatial axes, got shape {tuple(x.shape)}.")
+        out = self.inferer(x.permute(0, 1, *(a + 2 for a in self.axes)), network, *args, **kwargs)
+        out = out.as_tensor() if hasattr(out, "as_tensor") else out
+        out = out.permute(0, 1, *(a + 2 for a in self.inverse))
         return convert_to_dst_type(out, inputs, dtype=out.dtype)[0] if out.device == inputs.device else out

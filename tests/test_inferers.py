@@ -4,13 +4,20 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from monai.data import MetaTensor
 from monai.inferers import SliceInferer
 
-from adamix_monai.inferers import ResizeSliceInferer
+from adamix_monai.inferers import (
+    ResizeSliceInferer,
+    SoftmaxSlidingWindowInferer,
+    TransposedInferer,
+    overlap_for_strides,
+)
 
 
 class Recorder(torch.nn.Module):
@@ -52,3 +59,38 @@ def test_2d_input_and_metadata():
         ResizeSliceInferer(roi_size=(8, 8, 8))
     with pytest.raises(ValueError, match="expected"):
         ResizeSliceInferer(roi_size=8)(torch.rand(1, 8), Recorder())
+
+
+def test_strides_give_the_reference_window_positions():
+    assert overlap_for_strides((80, 112, 112), (80, 112, 112)) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="strides"):
+        overlap_for_strides((80, 112), (4, 0))
+    starts = []
+
+    def net(x):
+        starts.append(x.shape[0])
+        return torch.cat([x, -x], 1)
+
+    inferer = SoftmaxSlidingWindowInferer((8, 12, 12), strides=(2, 5, 5), sw_batch_size=1)
+    volume = torch.randn(1, 1, 11, 20, 9)  # the last axis is smaller than the window: zero-padded
+    out = inferer(volume, net)
+    expected = (math.ceil((11 - 8) / 2) + 1) * (math.ceil((20 - 12) / 5) + 1) * 1
+    assert len(starts) == expected and out.shape == (1, 2, 11, 20, 9)
+    assert torch.allclose(out.sum(1), torch.ones(1, 11, 20, 9))  # averaged probabilities
+    assert torch.equal(out[:, 1] > 0.5, volume[:, 0] < 0)
+
+
+def test_transposed_inferer_keeps_the_input_geometry():
+    shapes = []
+
+    def net(x):
+        shapes.append(tuple(x.shape))
+        return torch.cat([x, -x], 1)
+
+    volume = MetaTensor(torch.randn(1, 1, 16, 12, 8), affine=torch.diag(torch.tensor([2.0, 3.0, 4.0, 1.0])))
+    out = TransposedInferer(SoftmaxSlidingWindowInferer((8, 12, 16), strides=(4, 6, 8)), (2, 1, 0))(volume, net)
+    assert shapes[0] == (1, 1, 8, 12, 16) and out.shape == (1, 2, 16, 12, 8)
+    assert isinstance(out, MetaTensor) and torch.equal(out.affine, volume.affine)
+    assert torch.equal(out[:, 0] > 0.5, volume[:, 0].as_tensor() > 0)
+    with pytest.raises(ValueError, match="permutation"):
+        TransposedInferer(SoftmaxSlidingWindowInferer(8), (0, 0, 1))

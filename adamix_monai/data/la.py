@@ -16,9 +16,14 @@ and its items carry only the image path, so labels of unlabeled cases cannot be 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["LA"]
+from monai.transforms import Compose, Transposed
+
+from adamix_monai.data.acdc import LoadH5d
+
+__all__ = ["LA", "load_la_case"]
 
 _GET_LA = (
     "LA comes from the 2018 Atrial Segmentation Challenge; the preprocessed h5 files and lists used by the paper are "
@@ -116,3 +121,17 @@ class LA:
 
     def _item(self, case: str) -> dict[str, str]:
         return {"image": self.case_path(case), "label": self.case_path(case), "id": case}
+
+
+def load_la_case(keys: Sequence[str] = ("image", "label")) -> Compose:
+    """Read an LA case (UA-MT h5) as channel-first ``(1, D, H, W)`` arrays.
+
+    Args:
+        keys: the h5 keys to read (``image`` only for the unlabeled stream).
+
+    Returns:
+        A MONAI ``Compose``: :class:`~adamix_monai.data.acdc.LoadH5d`, then ``Transposed`` from the stored
+        ``(W, H, D)`` order to ``(D, H, W)``.
+    """
+    keys = list(keys)
+    return Compose([LoadH5d(keys=keys), Transposed(keys=keys, indices=(0, 3, 2, 1))])
