@@ -31,3 +31,12 @@ def la_dir() -> Path:
         pytest.skip(f"real LA data not found at {path} (set ADAMIX_DATA_DIR to the folder holding LA/)")
     pytest.importorskip("h5py")
     return path
+
+
+@pytest.fixture(scope="session")
+def ph2_dir() -> Path:
+    """The real PH2 stand-in for ISIC 2018 (plain layout) in ``../shared/data/PH2``; skips when it is absent."""
+    path = DATA_DIR / "PH2"
+    if not (path / "images").is_dir():
+        pytest.skip(f"real PH2 data not found at {path} (set ADAMIX_DATA_DIR to the folder holding PH2/)")
+    return path

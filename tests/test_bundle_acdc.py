@@ -19,6 +19,8 @@ from monai.bundle import ConfigParser
 
 from adamix_monai.workflows import bundle_dir
 from tests.acdc_fixtures import make_mini_acdc
+from tests.bundle_runs import bundle_run as run_bundle
+from tests.bundle_runs import check, config_files
 from tests.conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "bundles" / "adamix_acdc" / "configs"
@@ -29,14 +31,7 @@ TINY = [
 
 
 def bundle_run(configs: list[str], *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    files = "[" + ",".join(f"'{CONFIGS / c}'" for c in configs) + "]"
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, "-m", "monai.bundle", "run", "--config_file", files, *args]
-    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def check(proc: subprocess.CompletedProcess) -> None:
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return run_bundle("adamix_acdc", configs, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +141,8 @@ def test_resumed_run_is_a_no_op_when_complete(mini_acdc, tmp_path):
 def test_bundle_trains_and_evaluates_on_real_acdc(acdc_dir, tmp_path):
     common = [
         "--dataset_dir", str(acdc_dir), "--bundle_root", str(tmp_path), *TINY, "--image_size", "[64,64]",
-        "--val_items", "$@datasource.volume_items('val')[:1]", "--unlabeled_items", "$@datasource.unlabeled_items()[:16]",
+        "--val_items", "$@datasource.volume_items('val')[:1]",
+        "--unlabeled_items", "$@datasource.unlabeled_items()[:16]",
     ]  # fmt: skip
     check(bundle_run(["train.json", "cpu.json"], *common))
     proc = bundle_run(
@@ -162,7 +158,7 @@ def test_bundle_trains_and_evaluates_on_real_acdc(acdc_dir, tmp_path):
 
 def test_multi_gpu_overlay_under_torchrun(mini_acdc, tmp_path):
     """The ``multi_gpu_train.json`` overlay runs under torchrun (2 CPU processes, gloo) and trains one model."""
-    files = "[" + ",".join(f"'{CONFIGS / c}'" for c in ("train.json", "cpu.json", "multi_gpu_train.json")) + "]"
+    files = config_files("adamix_acdc", "train.json", "cpu.json", "multi_gpu_train.json")
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
         "-m", "monai.bundle", "run", "--config_file", files,
