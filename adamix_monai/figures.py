@@ -28,7 +28,8 @@ def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thic
     direction), red outlines patches taken from low-confidence ones (the hard direction).
 
     Args:
-        image: ``(C, H, W)`` or ``(H, W)`` image, any range (rescaled to [0, 255]).
+        image: ``(C, H, W)`` or ``(H, W)`` image, any range (rescaled to [0, 255]); a 3-channel image (ISIC) is
+            drawn in colour, otherwise the first channel in grey.
         plan: the plan that produced the image.
         index: the image's position in the batch.
         thickness: outline width in pixels.
@@ -37,12 +38,12 @@ def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thic
         ``(H, W, 3)`` uint8 array.
     """
     img = image.detach().float().cpu()
-    img = img[0] if img.ndim == 3 else img
+    img = img.permute(1, 2, 0) if img.ndim == 3 and img.shape[0] == 3 else (img[0] if img.ndim == 3 else img)
     lo, hi = float(img.min()), float(img.max())
-    gray = ((img - lo) / (hi - lo + 1e-8) * 255).to(torch.uint8).numpy()
-    rgb = np.repeat(gray[..., None], 3, axis=2)
+    pixels = ((img - lo) / (hi - lo + 1e-8) * 255).to(torch.uint8).numpy()
+    rgb = pixels.copy() if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
     gh, gw = plan.grid
-    ph, pw = gray.shape[0] // gh, gray.shape[1] // gw
+    ph, pw = rgb.shape[0] // gh, rgb.shape[1] // gw
     color = RED if bool(plan.hard[index]) else GREEN
     for k in range(int(plan.n[index])):
         cell = int(plan.dst[index, k])

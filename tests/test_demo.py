@@ -65,6 +65,11 @@ def test_png_round_trip_and_outlines(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         write_png(tmp_path / "bad.png", np.zeros((4, 4, 2), dtype=np.uint8))
+    colour = torch.zeros(3, 16, 16)
+    colour[0] = 1.0  # a red RGB image (ISIC) keeps its colours
+    rgb_colour = outline_mixed_patches(colour, plan, 1, thickness=1)
+    untouched = ~(rgb_colour == np.array([40, 220, 60], dtype=np.uint8)).all(-1)
+    assert (rgb_colour[untouched] == np.array([255, 0, 0], dtype=np.uint8)).all()
 
 
 def test_demo_data_splits_are_seeded_and_unlabeled_has_no_label():
