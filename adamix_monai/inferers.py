@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from monai.inferers import Inferer, SliceInferer, SlidingWindowInferer
 from monai.utils import convert_to_dst_type, ensure_tuple
 
-__all__ = ["ResizeSliceInferer", "SoftmaxSlidingWindowInferer", "TransposedInferer", "overlap_for_strides"]
+from adamix_monai.sliding_window import sliding_window_overlap
+
+__all__ = ["ResizeSliceInferer", "SoftmaxSlidingWindowInferer", "TransposedInferer"]
 
 
 class ResizeSliceInferer(SliceInferer):
@@ -103,28 +105,6 @@ class ResizeSliceInferer(SliceInferer):
         return convert_to_dst_type(out, inputs, dtype=out.dtype)[0] if out.device == inputs.device else out
 
 
-def overlap_for_strides(roi_size: Sequence[int], strides: Sequence[int]) -> tuple[float, ...]:
-    """The overlap that makes MONAI's sliding window step exactly ``strides`` voxels.
-
-    MONAI scans with ``int(roi * (1 - overlap))`` voxels per step; asking for ``stride + 0.5`` keeps the float
-    product from rounding down to ``stride - 1``.
-
-    Args:
-        roi_size: the window.
-        strides: the step per axis (the paper's LA protocol: 4 on D, 18 on H and W), each in ``[1, roi]``.
-
-    Returns:
-        One overlap per axis, in ``[0, 1)``.
-
-    Raises:
-        ValueError: when the lengths differ or a stride is out of range.
-    """
-    roi, steps = tuple(int(r) for r in roi_size), tuple(int(s) for s in strides)
-    if len(roi) != len(steps) or any(not 1 <= s <= r for s, r in zip(steps, roi)):
-        raise ValueError(f"strides {steps} must give one step in [1, roi] per axis of roi_size {roi}.")
-    return tuple(0.0 if s == r else 1.0 - (s + 0.5) / r for s, r in zip(steps, roi))
-
-
 class SoftmaxSlidingWindowInferer(SlidingWindowInferer):
     """A sliding window that averages class probabilities, with the step given in voxels.
 
@@ -132,8 +112,9 @@ class SoftmaxSlidingWindowInferer(SlidingWindowInferer):
     H and W for an 80 x 112 x 112 window), sums the *softmax* of every window and divides by the coverage count.
     MONAI's ``SlidingWindowInferer`` averages whatever the network returns and takes the overlap as a fraction;
     this subclass wraps the network in a softmax and turns ``strides`` into the overlap that reproduces those
-    steps. The window positions then coincide with the reference's: ``ceil((size - roi) / stride) + 1`` per
-    axis, the last one flush with the end, and a volume smaller than the window zero-padded.
+    steps (:func:`~adamix_monai.sliding_window.sliding_window_overlap`). The window positions then coincide with
+    the reference's: ``ceil((size - roi) / stride) + 1`` per axis, the last one flush with the end, and a volume
+    smaller than the window zero-padded.
 
     Args:
         roi_size: the window (the training crop).
@@ -154,7 +135,7 @@ class SoftmaxSlidingWindowInferer(SlidingWindowInferer):
         **kwargs: Any,
     ) -> None:
         if strides is not None:
-            overlap = overlap_for_strides(ensure_tuple(roi_size), strides)
+            overlap = sliding_window_overlap(ensure_tuple(roi_size), strides)
         super().__init__(roi_size=roi_size, sw_batch_size=sw_batch_size, overlap=overlap, **kwargs)
         self.softmax = bool(softmax)
 

@@ -14,6 +14,16 @@ pays the mix every time), AdamW. After 2 warm-up iterations, ``--iters`` iterati
 mean seconds per iteration (a mean, since with ``prob < 1`` iterations with and without a mix alternate)
 and the peak memory (CPU: the process's peak resident set minus its size before training; CUDA: peak allocated).
 The last line is ``adamix_over_cutmix=<AdaMix-ST time / CutMix-ST time>``.
+
+3D (LA) rows::
+
+    python benchmarks/bench_step.py --dims 3 --shape 64,112,112 --batch 2 [--grid 4] [--warmup 1] [--iters 2]
+        [--paradigms self_training] [--mixes adamix] [--prob 1]
+
+use the paper's V-Net (:class:`~adamix_monai.networks.vnet.AdaMixVNet`, 16..256 channels), 2 classes, the Dice-only
+loss of LA, AdaMix with a ``grid`` of 4 patches per side, and B labeled + B unlabeled synthetic volumes (a noisy
+ellipsoid in a larger volume) through the LA views (:func:`~adamix_monai.data.views_3d.weak_strong_views_3d`:
+rot/flip, crop to ``--shape``, gamma, blur).
 """
 
 from __future__ import annotations
@@ -30,6 +40,24 @@ PARADIGMS = ["supervised", "self_training", "mean_teacher", "co_training"]
 MIXES = ["none", "cutmix", "adamix"]
 
 
+def _volumes(count: int, shape: tuple[int, ...], seed: int):
+    """Synthetic LA-like volumes, a little larger than ``shape``: a noisy z-scored ellipsoid and its label."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    size = (shape[0] + 8, shape[1] + 16, shape[2] + 16)
+    axes = torch.meshgrid(*[torch.linspace(-1, 1, s) for s in size], indexing="ij")
+    items = []
+    for _ in range(count):
+        centre = (torch.rand(3, generator=g) - 0.5) * 0.4
+        radii = 0.3 + 0.3 * torch.rand(3, generator=g)
+        inside = sum(((a - c) / r) ** 2 for a, c, r in zip(axes, centre, radii)) <= 1
+        image = inside.float() + 0.3 * torch.randn(size, generator=g)
+        image = (image - image.mean()) / image.std()
+        items.append((image[None], inside.long()[None]))
+    return items
+
+
 def child(args: argparse.Namespace) -> None:
     import torch
     from ignite.engine import Events
@@ -44,11 +72,24 @@ def child(args: argparse.Namespace) -> None:
 
     torch.manual_seed(0)
     device = torch.device(args.device)
-    image, label = cardiac_phantom(4 * args.batch, args.size, seed=0)
+    three_d = args.dims == 3
+    if three_d:
+        from adamix_monai.data.views_3d import weak_strong_views_3d
+        from adamix_monai.networks.vnet import AdaMixVNet
+
+        shape = tuple(int(s) for s in args.shape.split(","))
+        volumes = _volumes(4 * args.batch, shape, seed=0)
+        image, label = [v[0] for v in volumes], [v[1] for v in volumes]
+    else:
+        image, label = cardiac_phantom(4 * args.batch, args.size, seed=0)
 
     def dataset(labeled: bool) -> Dataset:
         keys = ["image", "image_strong", "label"] if labeled else ["image", "image_strong"]
         items = [{"image": image[i], "label": label[i]} if labeled else {"image": image[i]} for i in range(len(image))]
+        if three_d:
+            return Dataset(
+                items, transform=weak_strong_views_3d(label_key="label" if labeled else None, roi_size=shape)
+            )
         views = Compose(
             [
                 CopyItemsd(keys="image", names="image_strong"),
@@ -59,14 +100,14 @@ def child(args: argparse.Namespace) -> None:
         return Dataset(items, transform=views)
 
     def net() -> torch.nn.Module:
-        return AdaMixUNet(2, 1, 4).to(device)
+        return (AdaMixVNet(1, 2) if three_d else AdaMixUNet(2, 1, 4)).to(device)
 
     network = net()
     extra = {}
     if args.paradigm == "co_training":
         network2 = net()
         extra = dict(network2=network2, optimizer2=torch.optim.AdamW(network2.parameters(), 1e-4))
-    total = 2 + args.iters
+    total = args.warmup + args.iters
     trainer = SemiSupervisedTrainer(
         device=device,
         max_epochs=1,
@@ -74,12 +115,12 @@ def child(args: argparse.Namespace) -> None:
         train_data_loader=make_loader(dataset(True), args.batch, seed=0, num_samples=total * args.batch),
         network=network,
         optimizer=torch.optim.AdamW(network.parameters(), 1e-4),
-        loss_function=MaskedDiceCELoss(0.5),
-        num_classes=4,
+        loss_function=MaskedDiceCELoss(1.0 if three_d else 0.5),  # LA: Dice only
+        num_classes=2 if three_d else 4,
         paradigm=args.paradigm,
         mix=args.mix,
         prob=args.prob,
-        grid=8,
+        grid=args.grid or (4 if three_d else 8),
         topk=16,
         amp=args.amp,
         channels_last=args.channels_last,
@@ -107,13 +148,18 @@ def child(args: argparse.Namespace) -> None:
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-    print(json.dumps({"seconds": statistics.mean(times[2:]), "peak_mb": peak_mb}))
+    timed = times[args.warmup :]
+    print(json.dumps({"seconds": statistics.mean(timed), "max_seconds": max(timed), "peak_mb": peak_mb}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--dims", type=int, default=2, choices=(2, 3), help="2: U-Net on phantoms; 3: V-Net (LA)")
+    parser.add_argument("--shape", default="80,112,112", help="3D crop D,H,W (sides divisible by 16 and --grid)")
+    parser.add_argument("--grid", type=int, default=0, help="AdaMix patches per side (default 8 in 2D, 4 in 3D)")
     parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     parser.add_argument("--iters", type=int, default=6)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--amp", action="store_true")
@@ -130,14 +176,19 @@ def main() -> None:
         return
     import torch
 
+    if args.dims == 3:
+        model = f"AdaMixVNet 16..256, grid {args.grid or 4}, 1x{args.shape.replace(',', 'x')}"
+    else:
+        model = f"AdaMixUNet 16..256, grid {args.grid or 8}, 1x{args.size}x{args.size}"
     print(
         f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
-        f"AdaMixUNet 16..256, B={args.batch} labeled + {args.batch} unlabeled, 1x{args.size}x{args.size}, "
+        f"{model}, B={args.batch} labeled + {args.batch} unlabeled, "
         f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, "
-        f"mean of {args.iters} iterations after 2 warm-up"
+        f"mean of {args.iters} iterations after {args.warmup} warm-up"
     )
-    print("| paradigm | mix | s / iteration | peak memory MB |")
-    print("|---|---|---|---|")
+    slowest = args.dims == 3  # 3D: few, long iterations; also show the slowest
+    print("| paradigm | mix | s / iteration |" + (" max s |" if slowest else "") + " peak memory MB |")
+    print("|---|---|---|" + ("---|" if slowest else "") + "---|")
     results = {}
     for paradigm in args.paradigms.split(","):
         for mix in args.mixes.split(","):
@@ -151,8 +202,16 @@ def main() -> None:
                 mix,
                 "--size",
                 str(args.size),
+                "--dims",
+                str(args.dims),
+                "--shape",
+                args.shape,
+                "--grid",
+                str(args.grid),
                 "--batch",
                 str(args.batch),
+                "--warmup",
+                str(args.warmup),
                 "--iters",
                 str(args.iters),
                 "--device",
@@ -170,7 +229,8 @@ def main() -> None:
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             results[(paradigm, mix)] = r
-            print(f"| {paradigm} | {mix} | {r['seconds']:.3f} | {r['peak_mb']:.0f} |", flush=True)
+            extra = f" {r['max_seconds']:.3f} |" if slowest else ""
+            print(f"| {paradigm} | {mix} | {r['seconds']:.3f} |{extra} {r['peak_mb']:.0f} |", flush=True)
     if ("self_training", "adamix") in results and ("self_training", "cutmix") in results:
         ratio = results[("self_training", "adamix")]["seconds"] / results[("self_training", "cutmix")]["seconds"]
         print(f"adamix_over_cutmix={ratio:.2f}")

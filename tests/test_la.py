@@ -11,19 +11,7 @@ from monai.transforms import Compose, Transposed
 
 from adamix_monai.data.acdc import LoadH5d
 from adamix_monai.data.la import LA
-
-
-def make_mini_la(root, train=6, test=2):
-    ids = [f"CASE{i:02d}" for i in range(train + test)]
-    for i, case in enumerate(ids):
-        folder = root / "2018LA_Seg_Training Set" / case
-        folder.mkdir(parents=True)
-        with h5py.File(folder / "mri_norm2.h5", "w") as f:
-            f["image"] = np.random.rand(12, 10, 8).astype(np.float32)  # (W, H, D)
-            f["label"] = (np.random.rand(12, 10, 8) > 0.5).astype(np.uint8)
-    (root / "train.list").write_text("\r\n".join(ids[:train]) + "\r\n")  # CRLF, as the reference lists
-    (root / "test.list").write_text("\n".join(ids[train:]) + "\n")
-    return root
+from tests.la_fixtures import make_mini_la
 
 
 def test_split_and_items(tmp_path):
@@ -67,3 +55,19 @@ def test_real_la_subset(la_dir):
         w, h, d = f["image"].shape
     assert item["image"].shape == (1, d, h, w)
     assert set(np.unique(item["label"].numpy())) <= {0, 1}
+
+
+def test_a_label_outside_0_1_is_named(tmp_path):
+    import h5py
+
+    from adamix_monai.data.la import load_la_case
+
+    root = make_mini_la(tmp_path)
+    path = LA(root).case_path("CASE00")
+    with h5py.File(path, "r+") as f:
+        label = f["label"][()]
+        label[0, 0, 0] = 2
+        f["label"][...] = label
+    with pytest.raises(RuntimeError) as info:
+        load_la_case()({"image": path, "label": path})
+    assert "CASE00" in str(info.value.__cause__) and "2" in str(info.value.__cause__)

@@ -147,11 +147,13 @@ class LoadH5d(MapTransform):
             path, name = str(d[key]), self.h5_keys.get(str(key), str(key))
             try:
                 with h5py.File(path, "r") as f:
-                    if name not in f:
+                    if not isinstance(f.get(name), h5py.Dataset):
                         raise ValueError(f"LoadH5d: '{path}' has no dataset '{name}' (it holds {sorted(f.keys())}).")
                     arr = f[name][()]
-            except OSError as e:
-                raise ValueError(f"LoadH5d: cannot read '{path}' for key '{key}': {e}") from e
+            except OSError as e:  # missing, truncated or corrupt file, or unreadable compressed chunks
+                raise ValueError(
+                    f"LoadH5d: cannot read '{path}' for key '{key}' (expected an HDF5 file with dataset '{name}'): {e}"
+                ) from e
             dtype = np.int64 if key in self.label_keys else np.float32
             d[key] = torch.as_tensor(np.asarray(arr, dtype=dtype))[None]
             d[f"{key}_path"] = path

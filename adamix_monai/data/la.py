@@ -22,6 +22,7 @@ from pathlib import Path
 from monai.transforms import Compose, Transposed
 
 from adamix_monai.data.acdc import LoadH5d
+from adamix_monai.data.views_3d import CheckLabelsd
 
 __all__ = ["LA", "load_la_case"]
 
@@ -131,7 +132,9 @@ def load_la_case(keys: Sequence[str] = ("image", "label")) -> Compose:
 
     Returns:
         A MONAI ``Compose``: :class:`~adamix_monai.data.acdc.LoadH5d`, then ``Transposed`` from the stored
-        ``(W, H, D)`` order to ``(D, H, W)``.
+        ``(W, H, D)`` order to ``(D, H, W)``, then a check that a ``label`` holds only 0 and 1 (an error names the
+        file otherwise).
     """
     keys = list(keys)
-    return Compose([LoadH5d(keys=keys), Transposed(keys=keys, indices=(0, 3, 2, 1))])
+    steps = [LoadH5d(keys=keys), Transposed(keys=keys, indices=(0, 3, 2, 1))]
+    return Compose(steps + ([CheckLabelsd(keys="label", values=(0, 1))] if "label" in keys else []))

@@ -83,9 +83,7 @@ def composed_text(bundle: str | Path, name: str, root: str | Path | None = None)
     config = compose_config(base, part)
     missing = _required_ids(config)
     if missing:
-        raise ValueError(
-            f"bundle '{folder.name}': {part} must set {', '.join(missing)} (marked required in {base})."
-        )
+        raise ValueError(f"bundle '{folder.name}': {part} must set {', '.join(missing)} (marked required in {base}).")
     sources = [f"bundles/common/{name}"] + ([f"bundles/{folder.name}/parts/{name}"] if part.is_file() else [])
     note = f"Composed from {' + '.join(sources)} by `adamix-monai configs`; edit those files, not this one."
     return json.dumps({_NOTE: note, **config}, indent=4, ensure_ascii=False) + "\n"
