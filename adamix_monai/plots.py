@@ -388,7 +388,7 @@ def plot_qualitative(
     Each prediction's panel shows its mean foreground Dice against the ground truth of that case.
 
     Args:
-        images: 2D float images, one per case.
+        images: 2D float images (or ``(H, W, 3)`` colour images), one per case.
         labels: 2D integer ground truths, one per case.
         predictions: per case, method name -> 2D integer prediction (the methods of the first case give the
             columns; every case must have them).
@@ -426,12 +426,14 @@ def plot_qualitative(
     axes = figure.subplots(cases, columns, squeeze=False)
     for row in range(cases):
         image = np.asarray(images[row], dtype=float)
+        if image.ndim == 3:  # (H, W, 3) colour, any range (e.g. ImageNet-normalised): rescaled for display
+            image = (image - image.min()) / max(float(image.max() - image.min()), 1e-8)
         label = np.asarray(labels[row])
         panels = [("image", None), ("ground truth", label)]
         panels += [(m, np.asarray(predictions[row][m])) for m in methods]
         for col, (heading, overlay) in enumerate(panels):
             ax = axes[row, col]
-            ax.imshow(image, cmap="gray", interpolation="nearest")
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
             if overlay is not None:
                 ax.imshow(_overlay(overlay), interpolation="nearest")
             if col >= 2:

@@ -78,3 +78,12 @@ def test_spacing_from_metadata_and_errors(tmp_path):
         CaseMetricsWriter(tmp_path, 3, ["only one"])
     with pytest.raises(RuntimeError, match="no case"):
         CaseMetricsWriter(tmp_path / "empty", 2).write()
+
+
+def test_rgb_images_are_kept_in_colour_for_figures(tmp_path):
+    label = torch.zeros(1, 12, 10, dtype=torch.long)
+    label[0, 3:8, 2:6] = 1
+    writer = CaseMetricsWriter(tmp_path, 2, ["Lesion"], method="M", labeled="5%", keep_cases=1)
+    writer.add_case("img0", label.clone(), label, image=torch.rand(3, 12, 10))
+    kept = np.load(tmp_path / "cases" / "img0.npz")
+    assert kept["image"].shape == (12, 10, 3) and kept["label"].shape == (12, 10)

@@ -140,6 +140,10 @@ def test_plot_qualitative(tmp_path):
         [np.zeros((8, 8))], [label8], [{"m": label8}], tmp_path / "q8.png", class_names=[f"c{k}" for k in range(1, 9)]
     )
     check_png(out8, 100, 100)
+    colour = plot_qualitative(  # an RGB image (ISIC), ImageNet-normalised values
+        [rng.normal(size=(16, 16, 3))], [labels[0][:16, :16]], [{"m": labels[0][:16, :16]}], tmp_path / "c.png"
+    )
+    check_png(colour, 100, 100)
     with pytest.raises(ValueError, match="classes"):
         plot_qualitative([np.zeros((4, 4))], [np.full((4, 4), 9)], [{"m": np.zeros((4, 4), int)}], tmp_path / "x.png")
     with pytest.raises(ValueError, match="one label"):

@@ -154,7 +154,8 @@ class CaseMetricsWriter:
     def _keep(self, case: str, image: Any, label: np.ndarray, pred: np.ndarray) -> None:
         img = image.as_tensor() if isinstance(image, MetaTensor) else torch.as_tensor(image)
         img = img.detach().cpu().float().numpy()
-        img = img[0] if img.ndim == label.ndim + 1 else img
+        if img.ndim == label.ndim + 1:  # channel first: RGB (ISIC) kept channel-last in colour, else channel 0
+            img = np.moveaxis(img, 0, -1) if img.shape[0] == 3 else img[0]
         buffer = io.BytesIO()
         np.savez_compressed(
             buffer, image=img.astype(np.float16), label=label.astype(np.uint8), prediction=pred.astype(np.uint8)
