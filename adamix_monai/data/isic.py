@@ -184,20 +184,18 @@ class ISIC:
         return masks
 
     def _check_pairs(self) -> None:
-        no_mask = [c for c in sorted(self._images) if c not in self._masks]
-        if no_mask:
-            raise FileNotFoundError(
-                f"ISIC: missing pair: image '{self._images[no_mask[0]]}' has no mask (expected "
-                f"'{self.mask_dir / (no_mask[0] + _MASK_SUFFIX)}.png' or '{self.mask_dir / no_mask[0]}.png'); "
-                f"{len(no_mask)} image(s) lack a mask. {_GET_ISIC}"
-            )
-        no_image = [c for c in sorted(self._masks) if c not in self._images]
-        if no_image:
-            raise FileNotFoundError(
-                f"ISIC: missing pair: mask '{self._masks[no_image[0]]}' has no image (expected "
-                f"'{self.image_dir / no_image[0]}' with .jpg, .jpeg or .png); {len(no_image)} mask(s) lack an image. "
-                f"{_GET_ISIC}"
-            )
+        expected_mask = f"'{self.mask_dir}/<id>{_MASK_SUFFIX}.png' or '{self.mask_dir}/<id>.png'"
+        expected_image = f"'{self.image_dir}/<id>' with .jpg, .jpeg or .png"
+        for have, kind, other, lacking, expected in (
+            (self._images, "image", self._masks, "mask", expected_mask),
+            (self._masks, "mask", self._images, "image", expected_image),
+        ):
+            unpaired = [c for c in sorted(have) if c not in other]
+            if unpaired:
+                raise FileNotFoundError(
+                    f"ISIC: missing pair: {kind} '{have[unpaired[0]]}' has no {lacking} (expected {expected}); "
+                    f"{len(unpaired)} {kind}(s) lack a {lacking}. {_GET_ISIC}"
+                )
 
     def _read_lists(self) -> dict[str, list[str]]:
         splits: dict[str, list[str]] = {}
