@@ -1,23 +1,246 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The ``adamix-monai`` command line (built on ``fire``)."""
+"""The ``adamix-monai`` command line (built on ``fire``).
+
+``train``, ``evaluate`` and ``infer`` run a bundle's configs (``bundles/<bundle>/configs``) exactly as
+``python -m monai.bundle run --config_file [...]`` does, choosing the config files from a few options, so users
+need not write configs; every other bundle id can still be set with ``--<id> <value>``.
+"""
 
 from __future__ import annotations
 
 import glob
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import fire
 
 from adamix_monai.demo import run_demo
 
-__all__ = ["Commands", "main"]
+__all__ = ["Commands", "bundle_configs", "main", "resolve_bundle"]
+
+_BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
+_PICTURES = (".png", ".jpg", ".jpeg")
+
+
+def resolve_bundle(bundle: str) -> Path:
+    """A bundle folder from a short name (``acdc``), a folder name (``adamix_acdc``) or a path.
+
+    Raises:
+        FileNotFoundError: naming what was looked for and the bundles that exist.
+    """
+    path = Path(bundle)
+    candidates = [path, _BUNDLES / bundle, _BUNDLES / f"adamix_{bundle}", Path.cwd() / "bundles" / f"adamix_{bundle}"]
+    for folder in candidates:
+        if (folder / "configs" / "train.json").is_file() or (folder / "configs" / "inference.json").is_file():
+            return folder.resolve()
+    known = sorted(p.name.removeprefix("adamix_") for p in _BUNDLES.glob("adamix_*") if (p / "configs").is_dir())
+    raise FileNotFoundError(
+        f"adamix-monai: no bundle '{bundle}' (looked for {', '.join(str(c) for c in candidates)}); "
+        f"known bundles: {', '.join(known) or 'none'}, or give a bundle folder."
+    )
+
+
+def bundle_configs(folder: Path, names: Sequence[str]) -> list[str]:
+    """The config files ``names`` of a bundle, checked to exist (a clear error names a missing one)."""
+    files = [folder / "configs" / n for n in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise FileNotFoundError(f"adamix-monai: bundle '{folder}' lacks {', '.join(missing)}.")
+    return [str(f) for f in files]
+
+
+def _run_bundle(folder: Path, names: Sequence[str], overrides: dict[str, Any]) -> None:
+    from monai.bundle import run
+
+    from adamix_monai.workflows import install_error_hook
+
+    install_error_hook()
+    meta = folder / "configs" / "metadata.json"
+    extra = {"meta_file": str(meta)} if meta.is_file() else {}
+    run(config_file=bundle_configs(folder, names), **extra, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _training_configs(profile: str | None, datalist: str | None) -> list[str]:
+    names = ["train.json"]
+    if profile:
+        names.append(f"{profile}.json")
+    if datalist:
+        names.append("datalist.json")
+    return names
+
+
+def _datalist_path(datalist: str | None) -> str | None:
+    if datalist is None:
+        return None
+    if not Path(datalist).is_file():
+        raise FileNotFoundError(f"adamix-monai: --datalist '{datalist}' does not exist; expected a datalist JSON file.")
+    return str(Path(datalist).resolve())
 
 
 class Commands:
-    """adamix-monai: AdaMix for semi-supervised segmentation on MONAI."""
+    """adamix-monai: AdaMix for semi-supervised segmentation on MONAI.
+
+    train/evaluate/infer run a bundle (acdc, la, isic, or a bundle folder); demo trains on an embedded synthetic
+    dataset; table and figures gather finished runs.
+    """
 
     demo = staticmethod(run_demo)
+
+    @staticmethod
+    def train(
+        bundle: str,
+        datalist: str | None = None,
+        profile: str | None = None,
+        paradigm: str | None = None,
+        mix: str | None = None,
+        labeled_fraction: float | None = None,
+        seed: int | None = None,
+        dataset_dir: str | None = None,
+        bundle_root: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Train a bundle's model: on the paper's dataset (``--dataset_dir``) or on your own (``--datalist``).
+
+        Examples::
+
+            adamix-monai train acdc --profile cpu --paradigm mean_teacher --mix adamix
+            adamix-monai train acdc --datalist my_data/datalist.json --epochs 50
+            adamix-monai train la --paradigm co_training --mix umix --seed 2 --amp True
+
+        The run goes to ``<bundle_root>/runs/<paradigm>-<mix>-<labeled>-seed<seed>/`` (resumed when it exists);
+        the best model on validation is also copied to ``<bundle_root>/models/model.pt``, which ``infer`` and MONAI
+        Label use.
+
+        Args:
+            bundle: ``acdc``, ``la``, ``isic``, or a bundle folder.
+            datalist: a datalist JSON of your own data (sections ``training``, ``unlabeled``, ``validation``,
+                ``test``; see the README). Without it the bundle's own dataset is used.
+            profile: an extra config of the bundle, e.g. ``cpu`` (``configs/cpu.json``: small and quick).
+            paradigm: ``supervised``, ``self_training``, ``mean_teacher`` or ``co_training``.
+            mix: ``adamix``, ``cutmix``, ``umix``, ``iumix``, ``adamix_v1``, ``adamix_v2``, ``none``.
+            labeled_fraction: the paper's labeled subset (0.05, 0.1, 0.2); not used with ``--datalist``.
+            seed: random seed.
+            dataset_dir: the paper dataset's folder (default: ``../shared/data/<name>`` or ``$ADAMIX_DATA_DIR``).
+            bundle_root: where ``runs/`` and ``models/`` go (default: the bundle folder).
+            overrides: any other bundle id, e.g. ``--epochs 10 --batch_size 8 --device cpu``.
+        """
+        folder = resolve_bundle(bundle)
+        settings = dict(
+            datalist=_datalist_path(datalist), paradigm=paradigm, mix=mix, seed=seed, dataset_dir=dataset_dir,
+            bundle_root=bundle_root or str(folder), labeled_fraction=None if datalist else labeled_fraction,
+        )  # fmt: skip
+        _run_bundle(folder, _training_configs(profile, datalist), {**settings, **overrides})
+
+    @staticmethod
+    def evaluate(
+        bundle: str,
+        datalist: str | None = None,
+        profile: str | None = None,
+        paradigm: str | None = None,
+        mix: str | None = None,
+        labeled_fraction: float | None = None,
+        seed: int | None = None,
+        checkpoint: str = "best",
+        split: str = "test",
+        dataset_dir: str | None = None,
+        bundle_root: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Score a trained run on the test (or validation) cases: per case and class Dice, Jaccard, HD95, ASD.
+
+        Give the same bundle, datalist, profile, paradigm, mix, labeled fraction and seed as the training, so the
+        run folder is found. Writes ``<run>/eval-<split>-<checkpoint>/`` (``metrics.csv``, ``summary.md``,
+        ``summary.json``) and prints the summary table. With ``--datalist``, HD95 and ASD are in mm (voxel size from
+        the label files); on the paper's datasets they are in voxels, as the paper reports them.
+
+        Example: ``adamix-monai evaluate acdc --datalist my_data/datalist.json --checkpoint final``.
+
+        Args:
+            bundle: ``acdc``, ``la``, ``isic``, or a bundle folder.
+            datalist: the datalist JSON the model was trained with (its ``test`` section is scored).
+            profile: the extra config used in training, e.g. ``cpu``.
+            paradigm: as in training.
+            mix: as in training.
+            labeled_fraction: as in training (paper datasets only).
+            seed: as in training.
+            checkpoint: ``best`` (best on validation) or ``final``.
+            split: ``test`` or ``val``.
+            dataset_dir: the paper dataset's folder.
+            bundle_root: where the run is (default: the bundle folder).
+            overrides: any other bundle id, e.g. ``--lcc False``.
+        """
+        folder = resolve_bundle(bundle)
+        settings = dict(
+            datalist=_datalist_path(datalist), paradigm=paradigm, mix=mix, seed=seed, dataset_dir=dataset_dir,
+            bundle_root=bundle_root or str(folder), labeled_fraction=None if datalist else labeled_fraction,
+            eval_checkpoint=checkpoint, eval_split=split,
+        )  # fmt: skip
+        _run_bundle(folder, [*_training_configs(profile, datalist), "evaluate.json"], {**settings, **overrides})
+
+    @staticmethod
+    def infer(
+        bundle: str,
+        input: str,
+        output_dir: str = "predictions",
+        checkpoint: str | None = None,
+        device: str | None = None,
+        **overrides: Any,
+    ) -> list[str]:
+        """Segment one image or a folder of images with a trained bundle; predictions keep each input's geometry.
+
+        NIfTI (``.nii``, ``.nii.gz``) and other volumes are written as ``<name>_seg.nii.gz`` with the input's shape
+        and affine; PNG/JPG images as ``<name>_seg.png`` at the input's size (class indices, or 0/255 for the
+        binary ISIC bundle).
+
+        Examples::
+
+            adamix-monai infer acdc patient001.nii.gz --output_dir preds
+            adamix-monai infer isic my_photos/ --checkpoint bundles/adamix_isic/runs/<run>/model.pt
+
+        Args:
+            bundle: ``acdc``, ``la``, ``isic``, or a bundle folder.
+            input: an image file, or a folder of them.
+            output_dir: where the predictions go.
+            checkpoint: the weights (a state dict file); default ``<bundle>/models/model.pt`` (written by ``train``).
+            device: ``cpu`` or ``cuda`` (default: CUDA when available).
+            overrides: any other id of the bundle's ``inference.json``, e.g. ``--lcc False``.
+
+        Returns:
+            The prediction files written.
+        """
+        import torch
+
+        from adamix_monai.workflows import image_datalist
+
+        folder = resolve_bundle(bundle)
+        if not Path(input).exists():
+            raise FileNotFoundError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
+        items = image_datalist(input)
+        out = Path(output_dir).resolve()
+        before = set(out.glob("*")) if out.is_dir() else set()
+        groups = {
+            "volumes": [i for i in items if not i["image"].lower().endswith(_PICTURES)],
+            "pictures": [i for i in items if i["image"].lower().endswith(_PICTURES)],
+        }
+        settings: dict[str, Any] = {"output_dir": str(out), "bundle_root": str(folder)}
+        if checkpoint is not None:
+            if not Path(checkpoint).is_file():
+                raise FileNotFoundError(f"adamix-monai infer: --checkpoint '{checkpoint}' does not exist.")
+            settings["checkpoint"] = str(Path(checkpoint).resolve())
+        if device is not None:
+            settings["device"] = torch.device(device)
+        for kind, data in groups.items():
+            if not data:
+                continue
+            extra: dict[str, Any] = {"datalist": data}
+            if kind == "pictures" and folder.name != "adamix_isic":
+                extra.update(output_ext=".png", output_writer="PILWriter")
+            _run_bundle(folder, ["inference.json"], {**settings, **extra, **overrides})
+        written = sorted(set(out.glob("*")) - before) if out.is_dir() else []
+        return [str(p) for p in written]
 
     @staticmethod
     def figures(
@@ -107,8 +330,18 @@ class Commands:
 
 
 def main() -> None:
-    """Entry point of the ``adamix-monai`` console script."""
-    fire.Fire(Commands, name="adamix-monai")
+    """Entry point of the ``adamix-monai`` console script: bad input (a missing file, a malformed datalist or
+    dataset folder) prints one ``error:`` line and exits with status 2; other errors keep their traceback."""
+    from adamix_monai.workflows.bundle import _find_input_error
+
+    try:
+        fire.Fire(Commands, name="adamix-monai")
+    except Exception as e:  # noqa: BLE001 - only input errors are shortened, the rest is re-raised
+        found = _find_input_error(e) or (e if isinstance(e, FileNotFoundError) else None)
+        if found is None:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

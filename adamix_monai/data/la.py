@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from monai.transforms import Compose, Transposed
+from monai.transforms import Compose
 
-from adamix_monai.data.acdc import LoadH5d
+from adamix_monai.data.cases import LoadCased
 from adamix_monai.data.views_3d import CheckLabelsd
 
 __all__ = ["LA", "load_la_case"]
@@ -131,10 +131,12 @@ def load_la_case(keys: Sequence[str] = ("image", "label")) -> Compose:
         keys: the h5 keys to read (``image`` only for the unlabeled stream).
 
     Returns:
-        A MONAI ``Compose``: :class:`~adamix_monai.data.acdc.LoadH5d`, then ``Transposed`` from the stored
-        ``(W, H, D)`` order to ``(D, H, W)``, then a check that a ``label`` holds only 0 and 1 (an error names the
-        file otherwise).
+        A MONAI ``Compose``: :class:`~adamix_monai.data.cases.LoadCased` (an h5 case as stored; a NIfTI or other
+        file through MONAI's readers, z-score normalised as UA-MT's preprocessing did), its spatial axes reversed
+        from the stored ``(W, H, D)`` order to ``(D, H, W)`` (as the inference's ``TransposedInferer`` does for
+        NIfTI, so a model trained on either serves both), then a check that a ``label`` holds only 0 and 1 (an error
+        names the file otherwise).
     """
     keys = list(keys)
-    steps = [LoadH5d(keys=keys), Transposed(keys=keys, indices=(0, 3, 2, 1))]
-    return Compose(steps + ([CheckLabelsd(keys="label", values=(0, 1))] if "label" in keys else []))
+    load = LoadCased(keys=keys, intensity="zscore", spatial_order=(2, 1, 0), h5_spatial_order=(2, 1, 0))
+    return Compose([load] + ([CheckLabelsd(keys="label", values=(0, 1))] if "label" in keys else []))

@@ -128,13 +128,17 @@ def default_dataset_dir(name: str | Sequence[str]) -> str:
     return str(candidates[0])
 
 
-def require_dataset(factory: Callable[[str], Any], dataset_dir: str, option: str = "--dataset_dir") -> Any:
-    """Open a dataset folder, turning any layout error into a :class:`BundleInputError` that names the option.
+def require_dataset(
+    factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", **kwargs: Any
+) -> Any:
+    """Open a dataset folder (or datalist file), turning any layout error into a :class:`BundleInputError` that
+    names the option.
 
     Args:
         factory: the dataset class, e.g. :class:`~adamix_monai.data.acdc.ACDC`.
-        dataset_dir: the folder.
+        dataset_dir: the folder (or file).
         option: the command-line option that sets it.
+        kwargs: more arguments of ``factory``.
 
     Returns:
         The dataset object.
@@ -143,9 +147,11 @@ def require_dataset(factory: Callable[[str], Any], dataset_dir: str, option: str
         BundleInputError: naming the folder, what was expected, where to get the data and the option to set.
     """
     try:
-        return factory(dataset_dir)
+        return factory(dataset_dir, **kwargs)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        raise BundleInputError(f"{e} Set the folder with {option} <folder>.") from None
+        what = "folder" if option == "--dataset_dir" else "file"
+        sep = "\n" if "\n" in str(e) else " "
+        raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>.") from None
 
 
 def run_name(paradigm: str, mix: str, labeled_fraction: float | str, seed: int) -> str:

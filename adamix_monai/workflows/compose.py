@@ -28,7 +28,7 @@ __all__ = ["COMPOSED", "REQUIRED", "compose_bundle", "compose_config", "composed
 
 #: The configs composed from ``bundles/common``; the others in ``configs/`` (metadata, CPU profile, logging) are
 #: bundle files as they are.
-COMPOSED = ("train.json", "evaluate.json", "inference.json", "multi_gpu_train.json")
+COMPOSED = ("train.json", "evaluate.json", "inference.json", "multi_gpu_train.json", "datalist.json")
 _NOTE = "_generated_"
 #: The value that marks, in a base config, an id every bundle must set in its part.
 REQUIRED = "<required: set in bundles/<name>/parts>"

@@ -1,0 +1,198 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Own data end to end: a datalist of NIfTI volumes (real ACDC converted, as a user's data arrives), PNG/JPG images
+(ISIC) and 3D NIfTI (LA) trained with every paradigm, evaluated in mm, segmented by ``adamix-monai infer``, and bad
+input stopped before anything is written. Also MONAI Label's way of training: NIfTI pairs in ``train#dataset#data``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from adamix_monai.metrics import case_metrics
+from tests.acdc_fixtures import make_mini_acdc
+from tests.acdc_nifti import SPACING, write_datalist
+from tests.bundle_runs import bundle_run, check
+from tests.conftest import DATA_DIR, REPO_ROOT
+from tests.isic_fixtures import make_mini_isic
+
+TINY_2D = [
+    "--image_size", "[32,32]", "--batch_size", "2", "--epochs", "1", "--epoch_samples", "4",
+    "--cache_rate", "0", "--log_every", "1", "--history_every", "1", "--progress", "False",
+]  # fmt: skip
+
+
+def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``adamix-monai <args>`` as a user runs it (one OpenMP thread)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    cmd = [sys.executable, "-m", "adamix_monai", *args]
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def acdc_source(tmp_path_factory) -> Path:
+    """Real ACDC when present (the point of this test), else the synthetic mini ACDC in the same layout."""
+    real = DATA_DIR / "ACDC"
+    return real if (real / "train_slices.list").is_file() else make_mini_acdc(tmp_path_factory.mktemp("acdc"))
+
+
+@pytest.fixture(scope="module")
+def acdc_datalist(acdc_source, tmp_path_factory) -> Path:
+    return write_datalist(acdc_source, tmp_path_factory.mktemp("own_acdc"), labeled=2, unlabeled=2)
+
+
+@pytest.mark.parametrize(
+    "paradigm,mix,method",
+    [
+        ("supervised", "none", "Supervised"),
+        ("self_training", "adamix", "AdaMix-ST"),
+        ("mean_teacher", "umix", "UMix-MT"),
+        ("co_training", "cutmix", "CutMix-CT"),
+    ],
+)
+def test_every_paradigm_trains_from_a_datalist(acdc_datalist, tmp_path, paradigm, mix, method):
+    common = ["--datalist", str(acdc_datalist), "--profile", "cpu", "--paradigm", paradigm, "--mix", mix]
+    common += ["--bundle_root", str(tmp_path), *TINY_2D]
+    check(cli("train", "acdc", *common))
+    run = tmp_path / "runs" / f"{paradigm}-{mix}-2labeled-seed1"
+    assert (run / "model.pt").is_file() and (tmp_path / "models" / "model.pt").is_file()
+    with open(run / "history.csv") as f:
+        assert [int(r["iteration"]) for r in csv.DictReader(f)] == [1, 2]
+    if paradigm != "self_training":
+        return
+    proc = cli("evaluate", "acdc", *common)
+    check(proc)
+    assert f"| {method} | 2labeled |" in proc.stdout
+    out = run / "eval-test-best"
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert {r["class_name"] for r in rows} == {"RV", "Myo", "LV"}
+    # HD95/ASD in mm: the label files' voxel size, slices first as the network saw them
+    case = np.load(next((out / "cases").glob("*.npz")))
+    spacing = (SPACING[2], SPACING[0], SPACING[1])
+    expected = case_metrics(case["prediction"], case["label"], 4, spacing=spacing)
+    for row in rows:
+        got, want = float(row["hd95"]), expected[int(row["class"])]["hd95"]
+        assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, rel=1e-4)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["honest"]["cases"] == 1
+
+    # inference on the test volumes with the trained model: shape and affine of each input kept
+    inputs = acdc_datalist.parent / "imagesTs"
+    proc = cli("infer", "acdc", str(inputs), "--output_dir", str(tmp_path / "pred"), "--image_size", "[32,32]",
+               "--checkpoint", str(run / "model.pt"))  # fmt: skip
+    check(proc)
+    for source in sorted(inputs.glob("*.nii.gz")):
+        pred = nib.load(tmp_path / "pred" / source.name.replace(".nii.gz", "_seg.nii.gz"))
+        image = nib.load(source)
+        assert pred.shape == image.shape
+        np.testing.assert_allclose(pred.affine, image.affine)
+        assert set(np.unique(np.asarray(pred.dataobj)).tolist()) <= {0, 1, 2, 3}
+
+
+def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
+    data = json.loads(acdc_datalist.read_text())
+    first = data["training"][0]
+    label = nib.load(acdc_datalist.parent / first["label"])
+    wrong = np.asarray(label.dataobj).copy()
+    wrong[0, 0, 0] = 5
+    nib.save(nib.Nifti1Image(wrong, label.affine), tmp_path / "five.nii.gz")
+    (tmp_path / "broken.nii.gz").write_bytes(b"\x1f\x8b truncated")
+    data = {key: [dict(e, image=str(acdc_datalist.parent / e["image"]), **({"label": str(acdc_datalist.parent / e["label"])} if "label" in e else {})) for e in entries] for key, entries in data.items()}  # noqa: E501
+    data["training"].append(dict(data["training"][0], label=str(tmp_path / "five.nii.gz")))
+    data["unlabeled"].append({"image": str(tmp_path / "broken.nii.gz")})
+    data["test"].append({"image": str(tmp_path / "gone.nii.gz"), "label": str(tmp_path / "gone.nii.gz")})
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    root = tmp_path / "root"
+    proc = cli("train", "acdc", "--datalist", str(bad), "--bundle_root", str(root), *TINY_2D)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    err = proc.stderr
+    assert "has 3 problem(s)" in err and "Traceback" not in err
+    assert "training[2]" in err and "unexpected values {5}" in err
+    assert "unlabeled[2] (broken.nii.gz): image: cannot read" in err
+    assert "test[1] (gone.nii.gz): image:" in err and "does not exist" in err
+    assert not root.exists()  # nothing written: no run folder, no model
+    proc = bundle_run("adamix_acdc", ["train.json", "datalist.json"], "--datalist", str(tmp_path / "nothing.json"),
+                      "--bundle_root", str(root))  # fmt: skip
+    assert proc.returncode != 0 and "datalist" in proc.stderr and "does not exist" in proc.stderr
+    assert "Set the file with --datalist" in proc.stderr and not root.exists()
+
+
+def test_monai_label_style_training_with_nifti_pairs(acdc_datalist, acdc_source, tmp_path):
+    """MONAI Label sets ``train#dataset#data`` and ``validate#dataset#data`` to its datastore's NIfTI pairs and
+    leaves the unlabeled stream to the bundle's own config (``--dataset_dir``)."""
+    data = json.loads(acdc_datalist.read_text())
+
+    def absolute(entries):
+        return [{k: str(acdc_datalist.parent / v) for k, v in e.items()} for e in entries]
+
+    proc = bundle_run(
+        "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(acdc_source), "--bundle_root", str(tmp_path),
+        "--train#dataset#data", json.dumps(absolute(data["training"])),
+        "--validate#dataset#data", json.dumps(absolute(data["validation"])), *TINY_2D,
+    )  # fmt: skip
+    check(proc)
+    assert (tmp_path / "models" / "model.pt").is_file()
+    assert "val_mean_dice" in (tmp_path / "runs" / "self_training-adamix-10pct-seed1" / "validation.csv").read_text()
+
+
+def test_png_datalist_with_the_isic_bundle(tmp_path):
+    root = make_mini_isic(tmp_path / "isic", layout="plain", n=6)
+    images = sorted((root / "images").iterdir())
+    pairs = [{"image": str(p), "label": str(next((root / "masks").glob(p.stem + "*")))} for p in images]
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"training": pairs[:3], "unlabeled": [p["image"] for p in pairs[3:]],
+                                    "validation": pairs[3:4], "test": pairs[4:]}))  # fmt: skip
+    common = ["--datalist", str(datalist), "--profile", "cpu", "--bundle_root", str(tmp_path / "b"), *TINY_2D]
+    check(cli("train", "isic", *common, "--paradigm", "mean_teacher"))
+    proc = cli("evaluate", "isic", *common, "--paradigm", "mean_teacher")
+    check(proc)
+    assert "| AdaMix-MT | 3labeled |" in proc.stdout
+    proc = cli("infer", "isic", str(root / "images"), "--output_dir", str(tmp_path / "pred"), "--image_size", "[32,32]",
+               "--checkpoint", str(tmp_path / "b" / "models" / "model.pt"))  # fmt: skip
+    check(proc)
+    from PIL import Image
+
+    for image in images:
+        pred = Image.open(tmp_path / "pred" / f"{image.stem}_seg.png")
+        assert pred.size == Image.open(image).size and set(np.unique(np.asarray(pred)).tolist()) <= {0, 255}
+
+
+def test_nifti_datalist_with_the_la_bundle(tmp_path):
+    rng = np.random.RandomState(0)
+    affine = np.diag([0.625, 0.625, 0.625, 1.0])
+    entries = []
+    for k in range(4):
+        label = np.zeros((24, 20, 16), np.uint8)
+        label[6:16, 5:14, 4:12] = 1
+        image = (rng.rand(24, 20, 16) * 50 + label * 100).astype(np.float32)
+        nib.save(nib.Nifti1Image(image, affine), tmp_path / f"c{k}.nii.gz")
+        nib.save(nib.Nifti1Image(label, affine), tmp_path / f"c{k}_gt.nii.gz")
+        entries.append({"image": f"c{k}.nii.gz", "label": f"c{k}_gt.nii.gz"})
+    datalist = tmp_path / "datalist.json"
+    datalist.write_text(json.dumps({"training": entries[:2], "validation": entries[2:3], "test": entries[3:]}))
+    tiny = [
+        "--image_size", "[16,16,16]", "--batch_size", "2", "--epochs", "1", "--epoch_samples", "4",
+        "--val_interval", "1", "--val_strides", "[16,16,16]", "--sw_strides", "[8,8,8]", "--progress", "False",
+    ]  # fmt: skip
+    common = ["--datalist", str(datalist), "--profile", "cpu", "--bundle_root", str(tmp_path / "b"), *tiny]
+    check(cli("train", "la", *common))
+    proc = cli("evaluate", "la", *common)
+    check(proc)
+    assert "| AdaMix-ST | 2labeled |" in proc.stdout
+    proc = cli("infer", "la", str(tmp_path / "c3.nii.gz"), "--output_dir", str(tmp_path / "pred"),
+               "--image_size", "[16,16,16]", "--sw_strides", "[8,8,8]",
+               "--checkpoint", str(tmp_path / "b" / "models" / "model.pt"))  # fmt: skip
+    check(proc)
+    pred = nib.load(tmp_path / "pred" / "c3_seg.nii.gz")
+    assert pred.shape == (24, 20, 16)
+    np.testing.assert_allclose(pred.affine, affine)
