@@ -334,8 +334,12 @@ def main() -> None:
     dataset folder) prints one ``error:`` line and exits with status 2; other errors keep their traceback."""
     from adamix_monai.workflows.bundle import _find_input_error
 
+    argv = sys.argv[1:]
+    if any(a in ("-h", "--help") for a in argv) and "--" not in argv:
+        # the commands take ``**overrides``, so fire would read ``--help`` as one; ask fire for the help page
+        argv = [a for a in argv if a not in ("-h", "--help")] + ["--", "--help"]
     try:
-        fire.Fire(Commands, name="adamix-monai")
+        fire.Fire(Commands, command=argv, name="adamix-monai")
     except Exception as e:  # noqa: BLE001 - only input errors are shortened, the rest is re-raised
         found = _find_input_error(e) or (e if isinstance(e, FileNotFoundError) else None)
         if found is None:

@@ -1,14 +1,18 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The ``adamix-monai`` commands that gather bundle runs: ``figures`` and ``table``."""
+"""The ``adamix-monai`` command line: ``figures``, ``table``, finding bundles, help, input errors, ``infer``."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from adamix_monai.cli import Commands
+from adamix_monai.cli import Commands, resolve_bundle
+from tests.conftest import REPO_ROOT
 from tests.test_figures_workflow import fake_run
 
 
@@ -24,3 +28,58 @@ def test_figures_and_table_commands(tmp_path):
     assert (tmp_path / "t.md").read_text() == text
     with pytest.raises(FileNotFoundError, match="no summary"):
         Commands.table(str(tmp_path / "nothing*"))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PAGER="cat")
+    return subprocess.run([sys.executable, "-m", "adamix_monai", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def test_bundles_are_found_by_short_name_folder_name_or_path(tmp_path):
+    assert resolve_bundle("acdc") == REPO_ROOT / "bundles" / "adamix_acdc"
+    assert resolve_bundle("adamix_la") == REPO_ROOT / "bundles" / "adamix_la"
+    assert resolve_bundle(str(REPO_ROOT / "bundles" / "adamix_isic")).name == "adamix_isic"
+    with pytest.raises(FileNotFoundError, match="no bundle 'brain'.*known bundles: acdc, isic, la"):
+        resolve_bundle("brain")
+
+
+def test_help_and_input_errors_on_the_command_line(tmp_path):
+    for command, words in (("train", "--datalist"), ("evaluate", "--checkpoint"), ("infer", "--output_dir")):
+        proc = _cli(command, "--help")
+        text = proc.stdout + proc.stderr  # fire pages the help to stdout on a terminal, else to stderr
+        assert proc.returncode == 0 and words in text and f"adamix-monai {command} " in text, text[-500:]
+    proc = _cli("infer", "acdc", str(tmp_path / "missing.nii.gz"))
+    assert proc.returncode == 2 and "error: adamix-monai infer: input" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _cli("train", "acdc", "--datalist", str(tmp_path / "none.json"))
+    assert proc.returncode == 2 and "--datalist" in proc.stderr and "does not exist" in proc.stderr
+    proc = _cli("train", "brain")
+    assert proc.returncode == 2 and "known bundles" in proc.stderr
+
+
+def test_infer_keeps_each_inputs_geometry_nifti_and_png(tmp_path):
+    import nibabel as nib
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from adamix_monai.networks import AdaMixUNet
+
+    torch.manual_seed(0)
+    weights = tmp_path / "model.pt"
+    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    affine = np.diag([1.2, 1.4, 8.0, 1.0])
+    affine[:3, 3] = (10.0, -5.0, 3.0)
+    nib.save(nib.Nifti1Image(np.random.rand(30, 26, 3).astype(np.float32), affine), inputs / "vol.nii.gz")
+    Image.fromarray(np.random.RandomState(1).randint(0, 255, (22, 34), np.uint8)).save(inputs / "slice.png")
+    proc = _cli("infer", "acdc", str(inputs), "--output_dir", str(tmp_path / "out"), "--checkpoint", str(weights),
+                "--image_size", "[32,32]")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["slice_seg.png", "vol_seg.nii.gz"]
+    pred = nib.load(tmp_path / "out" / "vol_seg.nii.gz")
+    assert pred.shape == (30, 26, 3)
+    np.testing.assert_allclose(pred.affine, affine)
+    png = np.asarray(Image.open(tmp_path / "out" / "slice_seg.png"))
+    assert png.shape == (22, 34) and set(np.unique(png).tolist()) <= {0, 1, 2, 3}
