@@ -38,6 +38,11 @@ def cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def absolute(datalist: Path, entries: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Datalist entries with their paths made absolute (so the list can move)."""
+    return [{k: str(datalist.parent / v) for k, v in e.items()} for e in entries]
+
+
 @pytest.fixture(scope="module")
 def acdc_source(tmp_path_factory) -> Path:
     """Real ACDC when present (the point of this test), else the synthetic mini ACDC in the same layout."""
@@ -106,7 +111,7 @@ def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
     wrong[0, 0, 0] = 5
     nib.save(nib.Nifti1Image(wrong, label.affine), tmp_path / "five.nii.gz")
     (tmp_path / "broken.nii.gz").write_bytes(b"\x1f\x8b truncated")
-    data = {key: [dict(e, image=str(acdc_datalist.parent / e["image"]), **({"label": str(acdc_datalist.parent / e["label"])} if "label" in e else {})) for e in entries] for key, entries in data.items()}  # noqa: E501
+    data = {key: absolute(acdc_datalist, entries) for key, entries in data.items()}
     data["training"].append(dict(data["training"][0], label=str(tmp_path / "five.nii.gz")))
     data["unlabeled"].append({"image": str(tmp_path / "broken.nii.gz")})
     data["test"].append({"image": str(tmp_path / "gone.nii.gz"), "label": str(tmp_path / "gone.nii.gz")})
@@ -131,14 +136,10 @@ def test_monai_label_style_training_with_nifti_pairs(acdc_datalist, acdc_source,
     """MONAI Label sets ``train#dataset#data`` and ``validate#dataset#data`` to its datastore's NIfTI pairs and
     leaves the unlabeled stream to the bundle's own config (``--dataset_dir``)."""
     data = json.loads(acdc_datalist.read_text())
-
-    def absolute(entries):
-        return [{k: str(acdc_datalist.parent / v) for k, v in e.items()} for e in entries]
-
     proc = bundle_run(
         "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(acdc_source), "--bundle_root", str(tmp_path),
-        "--train#dataset#data", json.dumps(absolute(data["training"])),
-        "--validate#dataset#data", json.dumps(absolute(data["validation"])), *TINY_2D,
+        "--train#dataset#data", json.dumps(absolute(acdc_datalist, data["training"])),
+        "--validate#dataset#data", json.dumps(absolute(acdc_datalist, data["validation"])), *TINY_2D,
     )  # fmt: skip
     check(proc)
     assert (tmp_path / "models" / "model.pt").is_file()

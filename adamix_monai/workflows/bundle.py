@@ -7,6 +7,7 @@ Everything here is shared by every bundle (ACDC, LA, ISIC), so their configs hol
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -28,10 +29,12 @@ __all__ = [
     "image_datalist",
     "labeled_label",
     "install_error_hook",
+    "model_info",
     "publish_model",
     "require_dataset",
     "run_name",
     "save_model",
+    "write_model_info",
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -128,9 +131,7 @@ def default_dataset_dir(name: str | Sequence[str]) -> str:
     return str(candidates[0])
 
 
-def require_dataset(
-    factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", **kwargs: Any
-) -> Any:
+def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", **kwargs: Any) -> Any:
     """Open a dataset folder (or datalist file), turning any layout error into a :class:`BundleInputError` that
     names the option.
 
@@ -169,17 +170,64 @@ def labeled_label(labeled_fraction: float | str) -> str:
 
 def publish_model(source: str | os.PathLike, destination: str | os.PathLike) -> bool:
     """Copy a trained model file (a plain state dict) to ``destination`` atomically, e.g. the run's best model to
-    the bundle's ``models/model.pt`` that ``inference.json`` and MONAI Label load. Rank 0 only; a missing source
-    (no validation ran) is skipped.
+    the bundle's ``models/model.pt`` that ``inference.json`` and MONAI Label load, with its
+    :func:`model_info` file when there is one. Rank 0 only; a missing source (no validation ran) is skipped.
 
     Returns:
         Whether a file was written.
     """
     if not is_rank0() or not Path(source).is_file():
         return False
+    info = _info_path(source)
     with open(source, "rb") as src, atomic_open(destination) as dst:
         shutil.copyfileobj(src, dst)
+    if info.is_file():
+        with open(info, "rb") as src, atomic_open(_info_path(destination)) as dst:
+            shutil.copyfileobj(src, dst)
     return True
+
+
+def _info_path(model_file: str | os.PathLike) -> Path:
+    return Path(model_file).with_suffix(".json")
+
+
+def write_model_info(output_dir: str | os.PathLike, **info: Any) -> bool:
+    """Record what inference needs to know about the models of a run (``<output_dir>/model.json``), e.g. the
+    ``image_size`` they were trained at: a plain state dict does not say, and a 2D network trained at 128x128 and
+    served at 256x256 predicts nothing useful without any error. :func:`publish_model` copies it along.
+
+    Args:
+        output_dir: the run folder (where ``model.pt`` is written).
+        info: JSON-serialisable values (lists, numbers, strings).
+
+    Returns:
+        Whether the file was written (rank 0 only).
+    """
+    if not is_rank0():
+        return False
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    with atomic_open(Path(output_dir) / "model.json") as f:
+        f.write(
+            (json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in info.items()}, indent=2) + "\n").encode()
+        )
+    return True
+
+
+def model_info(model_file: str | os.PathLike, key: str, default: Any) -> Any:
+    """A value recorded by :func:`write_model_info` beside a model file (``model.pt`` -> ``model.json``), else
+    ``default``: inference configs use it so that served weights run at the size they were trained at (an explicit
+    ``--image_size`` still wins).
+
+    Args:
+        model_file: the weights file.
+        key: e.g. ``image_size``.
+        default: the value when nothing is recorded (the bundle's paper setting).
+    """
+    path = _info_path(model_file)
+    try:
+        return json.loads(path.read_text()).get(key, default) if path.is_file() else default
+    except (OSError, ValueError):
+        return default
 
 
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
