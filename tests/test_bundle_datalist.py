@@ -70,6 +70,8 @@ def test_every_paradigm_trains_from_a_datalist(acdc_datalist, tmp_path, paradigm
     check(cli("train", "acdc", *common))
     run = tmp_path / "runs" / f"{paradigm}-{mix}-2labeled-seed1"
     assert (run / "model.pt").is_file() and (tmp_path / "models" / "model.pt").is_file()
+    # the training size travels with the published weights, so inference and MONAI Label use it
+    assert json.loads((tmp_path / "models" / "model.json").read_text()) == {"image_size": [32, 32]}
     with open(run / "history.csv") as f:
         assert [int(r["iteration"]) for r in csv.DictReader(f)] == [1, 2]
     if paradigm != "self_training":
@@ -92,7 +94,7 @@ def test_every_paradigm_trains_from_a_datalist(acdc_datalist, tmp_path, paradigm
 
     # inference on the test volumes with the trained model: shape and affine of each input kept
     inputs = acdc_datalist.parent / "imagesTs"
-    proc = cli("infer", "acdc", str(inputs), "--output_dir", str(tmp_path / "pred"), "--image_size", "[32,32]",
+    proc = cli("infer", "acdc", str(inputs), "--output_dir", str(tmp_path / "pred"),
                "--checkpoint", str(run / "model.pt"))  # fmt: skip
     check(proc)
     for source in sorted(inputs.glob("*.nii.gz")):
@@ -158,7 +160,7 @@ def test_png_datalist_with_the_isic_bundle(tmp_path):
     proc = cli("evaluate", "isic", *common, "--paradigm", "mean_teacher")
     check(proc)
     assert "| AdaMix-MT | 3labeled |" in proc.stdout
-    proc = cli("infer", "isic", str(root / "images"), "--output_dir", str(tmp_path / "pred"), "--image_size", "[32,32]",
+    proc = cli("infer", "isic", str(root / "images"), "--output_dir", str(tmp_path / "pred"),
                "--checkpoint", str(tmp_path / "b" / "models" / "model.pt"))  # fmt: skip
     check(proc)
     from PIL import Image
@@ -190,8 +192,9 @@ def test_nifti_datalist_with_the_la_bundle(tmp_path):
     proc = cli("evaluate", "la", *common)
     check(proc)
     assert "| AdaMix-ST | 2labeled |" in proc.stdout
+    info = json.loads((tmp_path / "b" / "models" / "model.json").read_text())
+    assert info == {"image_size": [16, 16, 16], "sw_strides": [8, 8, 8]}
     proc = cli("infer", "la", str(tmp_path / "c3.nii.gz"), "--output_dir", str(tmp_path / "pred"),
-               "--image_size", "[16,16,16]", "--sw_strides", "[8,8,8]",
                "--checkpoint", str(tmp_path / "b" / "models" / "model.pt"))  # fmt: skip
     check(proc)
     pred = nib.load(tmp_path / "pred" / "c3_seg.nii.gz")

@@ -20,10 +20,12 @@ from adamix_monai.workflows import (
     first_existing,
     image_datalist,
     labeled_label,
+    model_info,
     publish_model,
     require_dataset,
     run_name,
     save_model,
+    write_model_info,
 )
 from tests.conftest import REPO_ROOT
 
@@ -76,6 +78,20 @@ def test_model_files(tmp_path):
     assert first_existing([tmp_path / "none.pt", tmp_path / "m.pt"]) == str(tmp_path / "m.pt")
     with pytest.raises(BundleInputError, match="Train first"):
         first_existing([tmp_path / "none.pt"])
+
+
+def test_model_info_travels_with_the_published_weights(tmp_path):
+    run = tmp_path / "run"
+    assert write_model_info(run, image_size=(128, 128), sw_strides=[4, 8, 8])
+    save_model(torch.nn.Linear(2, 3), run / "model.pt")
+    assert publish_model(run / "model.pt", tmp_path / "models" / "model.pt")
+    published = tmp_path / "models" / "model.pt"
+    assert model_info(published, "image_size", [256, 256]) == [128, 128]
+    assert model_info(published, "sw_strides", None) == [4, 8, 8]
+    assert model_info(published, "other", "default") == "default"
+    assert model_info(tmp_path / "elsewhere" / "model.pt", "image_size", [256, 256]) == [256, 256]
+    (tmp_path / "models" / "model.json").write_text("{broken")
+    assert model_info(published, "image_size", [256, 256]) == [256, 256]  # unreadable: the bundle's default
 
 
 def test_error_hook_prints_one_line_for_wrapped_input_errors():

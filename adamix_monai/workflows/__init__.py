@@ -9,10 +9,12 @@ from adamix_monai.workflows.bundle import (
     image_datalist,
     install_error_hook,
     labeled_label,
+    model_info,
     publish_model,
     require_dataset,
     run_name,
     save_model,
+    write_model_info,
 )
 
 __all__ = [
@@ -24,8 +26,10 @@ __all__ = [
     "image_datalist",
     "install_error_hook",
     "labeled_label",
+    "model_info",
     "publish_model",
     "require_dataset",
     "run_name",
     "save_model",
+    "write_model_info",
 ]
