@@ -63,13 +63,22 @@ def _run_bundle(folder: Path, names: Sequence[str], overrides: dict[str, Any]) -
     run(config_file=bundle_configs(folder, names), **extra, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def _training_configs(profile: str | None, datalist: str | None) -> list[str]:
-    names = ["train.json"]
-    if profile:
-        names.append(f"{profile}.json")
+def _run_training_workflow(
+    bundle: str,
+    datalist: str | None,
+    profile: str | None,
+    bundle_root: str | None,
+    extra_configs: Sequence[str],
+    settings: dict[str, Any],
+) -> None:
+    """``train.json`` [+ ``<profile>.json``] [+ ``datalist.json``] + ``extra_configs`` of a bundle, run with
+    ``settings`` (ids; None values keep the config's own)."""
+    folder = resolve_bundle(bundle)
+    names = ["train.json"] + ([f"{profile}.json"] if profile else []) + (["datalist.json"] if datalist else [])
+    settings = dict(settings, datalist=_datalist_path(datalist), bundle_root=bundle_root or str(folder))
     if datalist:
-        names.append("datalist.json")
-    return names
+        settings["labeled_fraction"] = None  # the datalist says what is labeled
+    _run_bundle(folder, [*names, *extra_configs], settings)
 
 
 def _datalist_path(datalist: str | None) -> str | None:
@@ -127,12 +136,8 @@ class Commands:
             bundle_root: where ``runs/`` and ``models/`` go (default: the bundle folder).
             overrides: any other bundle id, e.g. ``--epochs 10 --batch_size 8 --device cpu``.
         """
-        folder = resolve_bundle(bundle)
-        settings = dict(
-            datalist=_datalist_path(datalist), paradigm=paradigm, mix=mix, seed=seed, dataset_dir=dataset_dir,
-            bundle_root=bundle_root or str(folder), labeled_fraction=None if datalist else labeled_fraction,
-        )  # fmt: skip
-        _run_bundle(folder, _training_configs(profile, datalist), {**settings, **overrides})
+        run = dict(paradigm=paradigm, mix=mix, seed=seed, labeled_fraction=labeled_fraction, dataset_dir=dataset_dir)
+        _run_training_workflow(bundle, datalist, profile, bundle_root, [], {**run, **overrides})
 
     @staticmethod
     def evaluate(
@@ -172,13 +177,11 @@ class Commands:
             bundle_root: where the run is (default: the bundle folder).
             overrides: any other bundle id, e.g. ``--lcc False``.
         """
-        folder = resolve_bundle(bundle)
-        settings = dict(
-            datalist=_datalist_path(datalist), paradigm=paradigm, mix=mix, seed=seed, dataset_dir=dataset_dir,
-            bundle_root=bundle_root or str(folder), labeled_fraction=None if datalist else labeled_fraction,
-            eval_checkpoint=checkpoint, eval_split=split,
-        )  # fmt: skip
-        _run_bundle(folder, [*_training_configs(profile, datalist), "evaluate.json"], {**settings, **overrides})
+        run = dict(paradigm=paradigm, mix=mix, seed=seed, labeled_fraction=labeled_fraction, dataset_dir=dataset_dir)
+        evaluation = dict(eval_checkpoint=checkpoint, eval_split=split)
+        _run_training_workflow(
+            bundle, datalist, profile, bundle_root, ["evaluate.json"], {**run, **evaluation, **overrides}
+        )
 
     @staticmethod
     def infer(

@@ -132,6 +132,11 @@ def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
                       "--bundle_root", str(root))  # fmt: skip
     assert proc.returncode != 0 and "datalist" in proc.stderr and "does not exist" in proc.stderr
     assert "Set the file with --datalist" in proc.stderr and not root.exists()
+    no_test = tmp_path / "no_test.json"
+    no_test.write_text(json.dumps({"training": data["training"][:2], "validation": data["validation"]}))
+    proc = cli("evaluate", "acdc", "--datalist", str(no_test), "--bundle_root", str(root), *TINY_2D)
+    assert proc.returncode == 2 and "has no 'test' section" in proc.stderr and "--split val" in proc.stderr
+    assert "Traceback" not in proc.stderr and not root.exists()
 
 
 def test_monai_label_style_training_with_nifti_pairs(acdc_datalist, acdc_source, tmp_path):

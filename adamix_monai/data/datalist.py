@@ -229,8 +229,8 @@ class Datalist:
         name = _SPLIT_ALIASES.get(section, section)
         if name not in self.sections:
             raise DatalistError(
-                f"datalist '{self.path}' has no '{name}' section (it has {sorted(self.sections)}); add it, or pick "
-                "another split (--eval_split val)."
+                f"datalist '{self.path}' has no '{name}' section (it has {sorted(self.sections)}); add it, or "
+                "evaluate another split (--split val on the command line, --eval_split val for the bundle)."
             )
         return [dict(item) for item in self.sections[name]]
 

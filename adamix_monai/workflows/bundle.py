@@ -45,11 +45,13 @@ class BundleInputError(FileNotFoundError):
     expected and where to get it. On the command line it is printed as one line, without a traceback."""
 
 
-def _find_input_error(exc: BaseException | None) -> BundleInputError | None:
+def _find_input_error(exc: BaseException | None) -> Exception | None:
+    from adamix_monai.data.datalist import DatalistError
+
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, BundleInputError):
-            return exc
+        if isinstance(exc, (BundleInputError, DatalistError)):
+            return exc  # type: ignore[return-value]
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
