@@ -83,6 +83,9 @@ def test_png_masks_0_255_and_rgb_masks(tmp_path):
     assert expand_slices([{"image": str(tmp_path / "i.png")}]) == [{"image": str(tmp_path / "i.png")}]
     two_d = LoadCased(keys="image", volume=True, spatial_order=(2, 0, 1))({"image": str(tmp_path / "i.png")})
     assert two_d["image"].shape[1] == 1 and two_d["image"].ndim == 4
+    assert two_d["image"].affine.shape == (4, 4) and torch.linalg.norm(
+        two_d["image"].affine[:3, :3], dim=0
+    ).tolist() == [1, 1, 1]
 
 
 def test_unreadable_or_missing_files_name_the_file_and_key(tmp_path):

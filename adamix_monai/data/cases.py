@@ -81,6 +81,21 @@ def _permute_spatial(x: torch.Tensor, order: Sequence[int]) -> torch.Tensor:
     return out
 
 
+def _add_slice_axis(x: torch.Tensor) -> torch.Tensor:
+    """``(C, H, W)`` -> ``(C, H, W, 1)``; a MetaTensor's 2D affine becomes the 3D one of a one-slice volume."""
+    if not isinstance(x, MetaTensor):
+        return x.unsqueeze(-1)
+    affine2d = torch.as_tensor(x.affine, dtype=torch.float64)
+    affine = torch.eye(4, dtype=torch.float64)
+    if affine2d.shape == (3, 3):
+        affine[:2, :2], affine[:2, 3] = affine2d[:2, :2], affine2d[:2, 2]
+    else:
+        affine = affine2d.clone()
+    meta = dict(x.meta)
+    meta["affine"], meta["spatial_shape"] = affine, np.asarray([*x.shape[1:], 1])
+    return MetaTensor(x.as_tensor().unsqueeze(-1), meta=meta)
+
+
 def _binarize_255(label: torch.Tensor) -> torch.Tensor:
     values = torch.unique(label)
     if values.numel() and int(values.max()) == 255 and bool(torch.isin(values, torch.tensor([0, 255])).all()):
@@ -153,9 +168,11 @@ class LoadCased(MapTransform):
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def _read(self, key: str, path: str) -> torch.Tensor:
+    def _read(self, key: str, path: str, cache: bool) -> torch.Tensor:
+        """The normalised file; with ``cache`` (slice items, which copy their slice out) the last volume per key is
+        kept, so the slices of one volume cost one read."""
         with self._lock:
-            last = self._last.get(key)
+            last = self._last.get(key) if cache else None
         if last is not None and last[0] == path:
             return last[1]
         try:
@@ -181,8 +198,9 @@ class LoadCased(MapTransform):
             elif self.intensity == "zscore":
                 std = x.std()
                 x = (x - x.mean()) / std if std > 0 else x - x.mean()
-        with self._lock:
-            self._last[key] = (path, x)
+        if cache:
+            with self._lock:
+                self._last[key] = (path, x)
         return x
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
@@ -199,15 +217,14 @@ class LoadCased(MapTransform):
             if key in h5_keys:
                 continue
             path = str(d[key])
-            x = self._read(str(key), path)
-            if self.slice_key in d and d[self.slice_key] is not None and x.ndim == 4:
+            sliced = d.get(self.slice_key) is not None
+            x = self._read(str(key), path, cache=sliced)
+            if sliced and x.ndim == 4:
                 index = int(d[self.slice_key])
                 x = x.as_tensor().select(self.slice_axis if self.slice_axis < 0 else self.slice_axis + 1, index).clone()
             else:
                 if self.volume and x.ndim == 3:
-                    x = x.unsqueeze(-1)
-                    if isinstance(x, MetaTensor):
-                        x.meta["spatial_shape"] = np.asarray(x.shape[1:])
+                    x = _add_slice_axis(x)
                 if self.spatial_order is not None and len(self.spatial_order) == x.ndim - 1:
                     x = _permute_spatial(x, self.spatial_order)
             d[key] = x
