@@ -23,10 +23,11 @@ whole train split, labeled images included, as in the reference, and its items c
 Arrays are channel-first ``(C, H, W)``: files are read by MONAI's ``PILReader`` with ``reverse_indexing=False``
 (its default swaps the two spatial axes to ``(W, H)``), so they match torchvision's ``ToTensor`` in the reference
 and the other datasets of this package, and plots show them upright. :class:`LoadPILImaged` uses that reader
-only (MONAI's ``LoadImage`` otherwise falls back to other readers, with other axes, when it fails). To write a
-prediction back as a PNG with MONAI's ``SaveImage``, use ``writer="PILWriter"`` and
-``set_options(write_kwargs={"reverse_indexing": False})``. Images of any 8-bit PIL mode become RGB as in the
-reference (``convert("RGB")``: grayscale is replicated, alpha dropped). Masks are checked by
+only (MONAI's ``LoadImage`` otherwise falls back to other readers, with other axes, when it fails). The bundle's
+``inference.json`` transposes the image to MONAI's own 2D order ``(C, W, H)`` after loading and lets a
+``TransposedInferer`` hand the network ``(H, W)``: MONAI Label's ``Restored`` and writer, and ``SaveImage``'s
+``PILWriter``, all expect MONAI's order (``tests/integration/README.md``). Images of any 8-bit PIL mode become RGB
+as in the reference (``convert("RGB")``: grayscale is replicated, alpha dropped). Masks are checked by
 :class:`EnsureBinaryMaskd`, which is stricter than the reference (any non-zero value is lesion there): a mask that
 is not binary is reported rather than thresholded. Resizing follows PIL, as the reference resizes PIL images
 (:class:`~adamix_monai.data.views.PILLikeResized`).
