@@ -75,18 +75,12 @@ def _run_training_workflow(
     ``settings`` (ids; None values keep the config's own)."""
     folder = resolve_bundle(bundle)
     names = ["train.json"] + ([f"{profile}.json"] if profile else []) + (["datalist.json"] if datalist else [])
-    settings = dict(settings, datalist=_datalist_path(datalist), bundle_root=bundle_root or str(folder))
+    settings = dict(
+        settings, datalist=str(Path(datalist).resolve()) if datalist else None, bundle_root=bundle_root or str(folder)
+    )
     if datalist:
         settings["labeled_fraction"] = None  # the datalist says what is labeled
     _run_bundle(folder, [*names, *extra_configs], settings)
-
-
-def _datalist_path(datalist: str | None) -> str | None:
-    if datalist is None:
-        return None
-    if not Path(datalist).is_file():
-        raise FileNotFoundError(f"adamix-monai: --datalist '{datalist}' does not exist; expected a datalist JSON file.")
-    return str(Path(datalist).resolve())
 
 
 class Commands:
@@ -223,7 +217,7 @@ class Commands:
             raise FileNotFoundError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
         items = image_datalist(input)
         out = Path(output_dir).resolve()
-        before = set(out.glob("*")) if out.is_dir() else set()
+        before = {p: p.stat().st_mtime_ns for p in out.glob("*")} if out.is_dir() else {}
         groups = {
             "volumes": [i for i in items if not i["image"].lower().endswith(_PICTURES)],
             "pictures": [i for i in items if i["image"].lower().endswith(_PICTURES)],
@@ -242,7 +236,7 @@ class Commands:
             if kind == "pictures" and folder.name != "adamix_isic":
                 extra.update(output_ext=".png", output_writer="PILWriter")
             _run_bundle(folder, ["inference.json"], {**settings, **extra, **overrides})
-        written = sorted(set(out.glob("*")) - before) if out.is_dir() else []
+        written = sorted(p for p in out.glob("*") if before.get(p) != p.stat().st_mtime_ns) if out.is_dir() else []
         return [str(p) for p in written]
 
     @staticmethod

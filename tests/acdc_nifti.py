@@ -32,7 +32,7 @@ def affine(spacing: Sequence[float] = SPACING) -> np.ndarray:
 
 def save_pair(image: np.ndarray, label: np.ndarray | None, image_path: Path, label_path: Path | None) -> None:
     """Write an ``(H, W[, D])`` image (float32) and label (uint8) with :func:`affine`."""
-    aff = affine(SPACING[: image.ndim] if image.ndim == 3 else (*SPACING[:2], 1.0))
+    aff = affine(SPACING if image.ndim == 3 else (*SPACING[:2], 1.0))
     image_path.parent.mkdir(parents=True, exist_ok=True)
     nib.save(nib.Nifti1Image(image.astype(np.float32), aff), image_path)
     if label is not None and label_path is not None:
@@ -79,7 +79,7 @@ def write_studies(
     Returns:
         The image files.
     """
-    ids = [v for v in (acdc_root / f"{split}.list").read_text().split()][:cases]
+    ids = (acdc_root / f"{split}.list").read_text().split()[:cases]
     written = []
     for vid in ids:
         image, label = read_volume(acdc_root, vid)

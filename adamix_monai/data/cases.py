@@ -24,7 +24,15 @@ from monai.transforms import LoadImage, MapTransform
 
 from adamix_monai.data.acdc import LoadH5d
 
-__all__ = ["LoadCased", "SlicedCacheDataset", "expand_slices", "file_spatial_shape", "is_h5", "read_case_file"]
+__all__ = [
+    "LoadCased",
+    "SlicedCacheDataset",
+    "expand_slices",
+    "file_spatial_shape",
+    "is_h5",
+    "read_case_file",
+    "single_channel_label",
+]
 
 _NIFTI = (".nii", ".nii.gz")
 
@@ -94,6 +102,24 @@ def _add_slice_axis(x: torch.Tensor) -> torch.Tensor:
     meta = dict(x.meta)
     meta["affine"], meta["spatial_shape"] = affine, np.asarray([*x.shape[1:], 1])
     return MetaTensor(x.as_tensor().unsqueeze(-1), meta=meta)
+
+
+def single_channel_label(label: torch.Tensor, path: str | Path) -> torch.Tensor:
+    """A label file's array as one channel of integer values: an RGB mask with equal channels is collapsed.
+
+    Raises:
+        ValueError: naming the file when the channels differ or a value is not an integer.
+    """
+    if label.shape[0] > 1:
+        if not bool((label == label[:1]).all()):
+            raise ValueError(
+                f"label '{path}' has {label.shape[0]} different channels; expected one channel of class indices "
+                "(or an RGB mask with equal channels)."
+            )
+        label = label[:1]
+    if label.is_floating_point() and not torch.equal(label, torch.round(label)):
+        raise ValueError(f"label '{path}' holds non-integer values; expected class indices.")
+    return label
 
 
 def _binarize_255(label: torch.Tensor) -> torch.Tensor:
@@ -180,16 +206,10 @@ class LoadCased(MapTransform):
         except (FileNotFoundError, ValueError) as e:
             raise ValueError(f"LoadCased: key '{key}': {e}") from e
         if key in self.label_keys:
-            if x.shape[0] > 1:
-                if not bool((x == x[:1]).all()):
-                    raise ValueError(
-                        f"LoadCased: label '{path}' has {x.shape[0]} different channels; expected one channel of "
-                        "class indices (or an RGB mask with equal channels)."
-                    )
-                x = x[:1]
-            if not torch.equal(x, torch.round(x)):
-                raise ValueError(f"LoadCased: label '{path}' holds non-integer values; expected class indices.")
-            x = _binarize_255(x.to(torch.int64))
+            try:
+                x = _binarize_255(single_channel_label(x, path).to(torch.int64))
+            except ValueError as e:
+                raise ValueError(f"LoadCased: {e}") from None
         else:
             x = x.to(torch.float32)
             if self.intensity == "minmax":

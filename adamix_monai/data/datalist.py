@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from nibabel.orientations import aff2axcodes
 
-from adamix_monai.data.cases import is_h5, read_case_file
+from adamix_monai.data.cases import is_h5, read_case_file, single_channel_label
 
 __all__ = ["Datalist", "DatalistError"]
 
@@ -205,8 +205,10 @@ class Datalist:
                     if mismatch:
                         problems.append(f"{where}: image and label '{item['label']}' {mismatch}")
                         continue
-                if label.shape[0] > 1 and not bool((label == label[:1]).all()):
-                    problems.append(f"{where}: label '{item['label']}' has {label.shape[0]} different channels")
+                try:
+                    label = single_channel_label(label, item["label"])
+                except ValueError as e:
+                    problems.append(f"{where}: {e}")
                     continue
                 found = {float(v) for v in torch.unique(label).tolist()}
                 bad = sorted(v for v in found if v not in allowed)
