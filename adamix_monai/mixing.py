@@ -31,7 +31,9 @@ __all__ = [
     "apply_mask",
     "apply_patch_plan",
     "apply_plan",
+    "BOX_RULES",
     "box_mask",
+    "boxes_to_mask",
     "ensure_grid",
     "patch_scores",
     "plan_patch_mix",
@@ -288,6 +290,38 @@ def apply_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan | torch.Tenso
     return apply_mask(x, aux, plan)
 
 
+BOX_RULES = ("toggle", "union")
+
+
+def boxes_to_mask(
+    starts: torch.Tensor, ends: torch.Tensor, plane: Sequence[int], rule: str = "toggle"
+) -> torch.Tensor:
+    """Rasterise boxes ``[start, end)`` on a 2D plane.
+
+    Args:
+        starts, ends: ``(B, n_boxes, 2)`` integer corners (row, column), ``end`` exclusive.
+        plane: ``(H, W)``.
+        rule: ``"toggle"``: each box flips the pixels it covers, so a pixel is in the mask when an odd number of
+            boxes cover it (the reference's box mask generator, after French et al.); ``"union"``: in the mask
+            when any box covers it.
+
+    Returns:
+        ``(B, H, W)`` boolean mask.
+    """
+    if rule not in BOX_RULES:
+        raise ValueError(f"box rule must be one of {BOX_RULES}, got '{rule}'.")
+    device = starts.device
+    ys = torch.arange(int(plane[0]), device=device).view(1, 1, -1, 1)
+    xs = torch.arange(int(plane[1]), device=device).view(1, 1, 1, -1)
+    inside_y = (ys >= starts[..., 0, None, None]) & (ys < ends[..., 0, None, None])  # (B, n_boxes, H, 1)
+    inside_x = (xs >= starts[..., 1, None, None]) & (xs < ends[..., 1, None, None])  # (B, n_boxes, 1, W)
+    mask = torch.zeros(starts.shape[0], int(plane[0]), int(plane[1]), dtype=torch.bool, device=device)
+    for b in range(starts.shape[1]):  # one box at a time: no (B, n_boxes, H, W) intermediate
+        box = inside_y[:, b] & inside_x[:, b]
+        mask = mask | box if rule == "union" else mask ^ box
+    return mask
+
+
 def box_mask(
     batch_size: int,
     spatial_shape: Sequence[int],
@@ -295,28 +329,40 @@ def box_mask(
     n_boxes: int = 3,
     area: tuple[float, float] = (0.25, 0.5),
     device: torch.device | str | None = None,
+    rule: str = "toggle",
 ) -> torch.Tensor:
-    """Random CutMix boxes, as the reference's box mask generator draws them.
+    """Random CutMix boxes, drawn as the reference's box mask generator draws them (the default).
 
-    Per image an area proportion ``a ~ U(area)`` is split over ``n_boxes`` boxes; each box has a log-uniform
-    aspect ratio, sides scaled by ``sqrt(1 / n_boxes)``, and lies inside the image. The mask is true inside
-    any box (boxes may overlap, so the mixed area is at most ``a``). In 3D the boxes are drawn on the last
-    two axes and extended over the first, as the reference does for (D, H, W) volumes.
+    ``rule="toggle"`` (the reference's generator, after French et al.'s CutMix for segmentation): each of the
+    ``n_boxes`` boxes draws its own area proportion ``a ~ U(area)``, has a log-uniform aspect ratio, sides scaled
+    by ``sqrt(1 / n_boxes)``, and lies inside the image; the mask starts empty and each box toggles the pixels it
+    covers, so where two boxes overlap the overlap is *not* mixed. The mean mixed area is about 0.25 for the
+    default range at 256x256. ``rule="union"`` (this project's earlier generator): one area per image shared by
+    its boxes, and the mask is the union of the boxes (mean mixed area about 0.31). In 3D the boxes are drawn on
+    the last two axes and extended over the first, as the reference does for (D, H, W) volumes.
 
     Args:
         batch_size: number of masks.
         spatial_shape: ``(H, W)`` or ``(D, H, W)``.
         rng: the numpy random state to draw from.
         n_boxes: boxes per image.
-        area: range of the area proportion per image.
+        area: range of the area proportion (per box with ``toggle``, per image with ``union``).
         device: where to build the mask.
+        rule: ``"toggle"`` or ``"union"``, see above.
 
     Returns:
         ``(B, *spatial_shape)`` boolean mask.
     """
     spatial_shape = tuple(int(s) for s in spatial_shape)
+    if len(spatial_shape) not in (2, 3):
+        raise ValueError(f"box_mask supports 2D or 3D images, got spatial shape {spatial_shape}.")
+    if rule not in BOX_RULES:
+        raise ValueError(f"box_mask: rule must be one of {BOX_RULES}, got '{rule}'.")
     plane = np.array(spatial_shape[-2:], dtype=np.float64)
-    props = rng.uniform(area[0], area[1], size=(batch_size, 1)).repeat(n_boxes, axis=1)
+    if rule == "toggle":
+        props = rng.uniform(area[0], area[1], size=(batch_size, n_boxes))
+    else:
+        props = rng.uniform(area[0], area[1], size=(batch_size, 1)).repeat(n_boxes, axis=1)
     y_props = np.exp(rng.uniform(0.0, 1.0, size=(batch_size, n_boxes)) * np.log(props))
     x_props = props / y_props
     scale = math.sqrt(1.0 / n_boxes)
@@ -324,13 +370,7 @@ def box_mask(
     starts = np.round((plane - sizes) * rng.uniform(0.0, 1.0, size=sizes.shape))
     starts_t = torch.as_tensor(starts, device=device, dtype=torch.long)
     ends_t = starts_t + torch.as_tensor(sizes, device=device, dtype=torch.long)
-    ys = torch.arange(spatial_shape[-2], device=device).view(1, 1, -1, 1)
-    xs = torch.arange(spatial_shape[-1], device=device).view(1, 1, 1, -1)
-    inside_y = (ys >= starts_t[..., 0, None, None]) & (ys < ends_t[..., 0, None, None])
-    inside_x = (xs >= starts_t[..., 1, None, None]) & (xs < ends_t[..., 1, None, None])
-    mask = (inside_y & inside_x).any(dim=1)  # (B, H, W)
+    mask = boxes_to_mask(starts_t, ends_t, spatial_shape[-2:], rule)  # (B, H, W)
     if len(spatial_shape) == 3:
         mask = mask.unsqueeze(1).expand(batch_size, *spatial_shape)
-    elif len(spatial_shape) != 2:
-        raise ValueError(f"box_mask supports 2D or 3D images, got spatial shape {spatial_shape}.")
     return mask

@@ -38,7 +38,7 @@ from monai.transforms import MapTransform, RandomizableTransform
 from monai.utils import TransformBackends
 from monai.utils.enums import StrEnum
 
-from adamix_monai.mixing import apply_plan, box_mask, ensure_grid, patch_scores, plan_patch_mix
+from adamix_monai.mixing import BOX_RULES, apply_plan, box_mask, ensure_grid, patch_scores, plan_patch_mix
 from adamix_monai.schedule import proxy_dice_loss, self_paced_plan
 
 __all__ = ["AdaMix", "AdaMixD", "AdaMixDict", "AdaMixd", "MixMode", "MixStats"]
@@ -152,7 +152,10 @@ class AdaMix(RandomizableTransform):
         prob: probability that a call mixes the batch (0.5 in the paper).
         age: initial age λ (the reference starts at 1).
         n_boxes: CutMix boxes per image.
-        box_area: CutMix area proportion range per image.
+        box_area: CutMix area proportion range (per box with ``box_rule="toggle"``, per image with ``"union"``).
+        box_rule: how CutMix boxes combine: ``"toggle"`` (default: the reference's generator, one area per box,
+            overlapping boxes toggle each other off) or ``"union"`` (one area per image, union of the boxes); see
+            :func:`~adamix_monai.mixing.box_mask`.
 
     Raises:
         ValueError: on an unknown mode, ``topk < 1``, or a ``topk`` larger than the number of patches.
@@ -169,6 +172,7 @@ class AdaMix(RandomizableTransform):
         age: float = 1.0,
         n_boxes: int = 3,
         box_area: tuple[float, float] = (0.25, 0.5),
+        box_rule: str = "toggle",
     ) -> None:
         RandomizableTransform.__init__(self, prob=prob)
         try:
@@ -186,6 +190,9 @@ class AdaMix(RandomizableTransform):
         if not 0.0 < box_area[0] <= box_area[1] <= 1.0:
             raise ValueError(f"AdaMix: box_area must satisfy 0 < low <= high <= 1, got {tuple(box_area)}.")
         self.age = float(age)
+        if box_rule not in BOX_RULES:
+            raise ValueError(f"AdaMix: box_rule must be one of {BOX_RULES}, got '{box_rule}'.")
+        self.box_rule = box_rule
         self.n_boxes = int(n_boxes)
         self.box_area = (float(box_area[0]), float(box_area[1]))
         self.last_stats: MixStats | None = None
@@ -200,6 +207,12 @@ class AdaMix(RandomizableTransform):
         """Whether the mode reads the per-image proxy loss (the self-paced modes)."""
         rules = _PATCH_RULES.get(self.mode)
         return bool(rules and (rules[0] or rules[1]))
+
+    @property
+    def will_mix(self) -> bool:
+        """Whether the next call with ``randomize=False`` mixes (the last :meth:`randomize` draw, and a mode that
+        mixes)."""
+        return self.mode != MixMode.NONE and bool(self._do_transform)
 
     def set_age(self, age: float) -> None:
         """Set the age λ used by the self-paced modes."""
@@ -295,7 +308,9 @@ class AdaMix(RandomizableTransform):
             return [x for _, x, _, _ in items]
 
         if self.mode == MixMode.CUTMIX:
-            plan: Any = box_mask(batch, spatial, self.R, self.n_boxes, self.box_area, device=x0.device)
+            plan: Any = box_mask(
+                batch, spatial, self.R, self.n_boxes, self.box_area, device=x0.device, rule=self.box_rule
+            )
             self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
             self.last_stats.applied = True
             self.last_stats.mixed_fraction = plan.reshape(batch, -1).float().mean(dim=1)
@@ -412,7 +427,7 @@ class AdaMixd(RandomizableTransform, MapTransform):
         mix_confidence: also mix the confidence map (the reference does).
         proxy_pred_key: key of logits to compute the proxy loss from when ``proxy_loss_key`` is absent.
         proxy_target_key: key of the target of that proxy loss.
-        mode, grid, topk, prob, age, n_boxes, box_area: as :class:`AdaMix`.
+        mode, grid, topk, prob, age, n_boxes, box_area, box_rule: as :class:`AdaMix`.
         allow_missing_keys: skip keys of ``keys`` that are absent (the image must be present).
     """
 
@@ -434,11 +449,14 @@ class AdaMixd(RandomizableTransform, MapTransform):
         age: float = 1.0,
         n_boxes: int = 3,
         box_area: tuple[float, float] = (0.25, 0.5),
+        box_rule: str = "toggle",
         allow_missing_keys: bool = False,
     ) -> None:
         MapTransform.__init__(self, keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob=prob)
-        self.mixer = AdaMix(mode=mode, grid=grid, topk=topk, prob=prob, age=age, n_boxes=n_boxes, box_area=box_area)
+        self.mixer = AdaMix(
+            mode=mode, grid=grid, topk=topk, prob=prob, age=age, n_boxes=n_boxes, box_area=box_area, box_rule=box_rule
+        )
         self.R = self.mixer.R
         self.confidence_key = confidence_key
         self.proxy_loss_key = proxy_loss_key

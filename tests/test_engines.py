@@ -105,36 +105,120 @@ class TestEma:
             ema_update(teacher, student, 0.5, buffers="average")
 
 
-def test_fused_and_separate_no_grad_passes_agree_without_batch_dependent_layers():
-    trainer = make_trainer("self_training", "adamix", max_epochs=1)
-    net = nn.Conv2d(1, 4, 3, padding=1)  # no BatchNorm, no dropout
-    inputs = [torch.randn(2, 1, 16, 16) for _ in range(5)]
-    trainer.fuse_forwards = True
-    fused = trainer._predict(net, inputs)
-    trainer.fuse_forwards = False
-    separate = trainer._predict(net, inputs)
-    for a, b in zip(fused, separate):
-        torch.testing.assert_close(a, b)
-
-
-def test_one_fused_pass_per_model_and_step():
-    """Self-training with AdaMix runs the student once without gradients (5 views), twice with."""
-    trainer = make_trainer("self_training", "adamix", max_epochs=1, prob=1.0)
+def record_forwards(trainer):
+    """Hook every model of ``trainer``; returns the list of (model, grad enabled, batch size, train mode) calls."""
     calls = []
-    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
+    names = {id(s): f"student{k + 1}" for k, s in enumerate(trainer.students)}
+    if trainer.teacher is not None:
+        names[id(trainer.teacher)] = "teacher"
+    for model in trainer._models():
+        model.register_forward_hook(
+            lambda m, i, o: calls.append((names[id(m)], torch.is_grad_enabled(), i[0].shape[0], m.training))
+        )
+    return calls
+
+
+def one_step(paradigm, mix, prob, **kwargs):
+    """The forwards of the first training step (after the input check's probe), batch 2 per stream."""
+    trainer = make_trainer(paradigm, mix, max_epochs=1, prob=prob, epoch_length=1, **kwargs)
+    calls = record_forwards(trainer)
     trainer.run()
-    per_step = calls[1:][: len(calls[1:]) // 4]  # the first call is the input check
-    assert per_step == [(False, 10), (True, 2), (True, 2)]
-    calls.clear()
-    trainer = make_trainer("self_training", "cutmix", max_epochs=1, prob=1.0)
-    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
-    trainer.run()
-    assert calls[1:4] == [(False, 4), (True, 2), (True, 2)]  # CutMix needs only the unlabeled weak views
-    calls.clear()
-    trainer = make_trainer("self_training", "adamix", max_epochs=1, prob=0.0)
-    trainer.students[0].register_forward_hook(lambda m, i, o: calls.append((torch.is_grad_enabled(), i[0].shape[0])))
-    trainer.run()
-    assert calls[1:4] == [(False, 2), (True, 2), (True, 2)]  # a mix that does not fire costs no extra pass
+    assert calls[0][1] is False and calls[0][3] is False  # the input check: one eval-mode probe
+    return calls[1:]
+
+
+F, T = False, True  # grad disabled / enabled
+# the reference's step, batch B = 2: (aux weak views, 2B), (weak views, 2B), (unlabeled strong view, B), then the
+# labeled and the unlabeled gradient passes, every model in train mode
+REFERENCE_STEPS = {
+    ("self_training", "adamix"): [("student1", F, 4), ("student1", F, 4), ("student1", F, 2),
+                                  ("student1", T, 2), ("student1", T, 2)],
+    ("self_training", "cutmix"): [("student1", F, 4), ("student1", F, 4), ("student1", F, 2),
+                                  ("student1", T, 2), ("student1", T, 2)],
+    ("self_training", "none"): [("student1", F, 4), ("student1", F, 2), ("student1", T, 2), ("student1", T, 2)],
+    ("mean_teacher", "adamix"): [("teacher", F, 4), ("teacher", F, 4), ("student1", F, 2),
+                                 ("student1", T, 2), ("student1", T, 2)],
+    ("co_training", "adamix"): [("student1", F, 4), ("student2", F, 4), ("student1", F, 4), ("student2", F, 4),
+                                ("student1", F, 2), ("student2", F, 2),
+                                ("student1", T, 2), ("student1", T, 2), ("student2", T, 2), ("student2", T, 2)],
+    ("supervised", "adamix"): [("student1", F, 2), ("student1", F, 2), ("student1", T, 2)],
+    ("supervised", "none"): [("student1", T, 2)],
+}
+
+
+@pytest.mark.parametrize("prob", [1.0, 0.0])
+@pytest.mark.parametrize("paradigm, mix", list(REFERENCE_STEPS))
+def test_default_step_runs_the_reference_passes_in_its_grouping_and_order(paradigm, mix, prob):
+    """Every pass of the reference runs every step, whether or not a mix fires, in train mode and in its order."""
+    calls = one_step(paradigm, mix, prob)
+    assert [c[:3] for c in calls] == REFERENCE_STEPS[(paradigm, mix)]
+    assert all(training for *_, training in calls)
+
+
+def test_no_grad_views_and_their_models_per_paradigm():
+    """Which model sees which view: pseudo-labels from the source, labeled ranks from the labeled source."""
+    fires = {"labeled1": True, "unlabeled1": True, "labeled2": True, "unlabeled2": True}
+    views = ["labeled_aux", "labeled", "unlabeled_aux", "unlabeled", "strong"]
+    st = make_trainer("self_training", "adamix", max_epochs=1)
+    assert st.no_grad_passes(fires) == [(0, v) for v in views]
+    mt = make_trainer("mean_teacher", "adamix", max_epochs=1)  # model 1 is the teacher
+    assert mt.no_grad_passes(fires) == [(1, "labeled_aux"), (1, "labeled"), (1, "unlabeled_aux"), (1, "unlabeled"),
+                                        (0, "strong")]
+    ct = make_trainer("co_training", "adamix", max_epochs=1)  # student k ranks its own labeled patches
+    assert sorted(ct.no_grad_passes(fires)) == sorted((k, v) for k in (0, 1) for v in views)
+    assert ct.no_grad_passes(fires)[:5] == [(0, "labeled_aux"), (0, "labeled"), (1, "unlabeled_aux"),
+                                            (1, "unlabeled"), (0, "strong")]
+
+
+def test_skip_unused_passes_runs_only_what_the_fired_mixes_read():
+    calls = one_step("self_training", "adamix", 1.0, skip_unused_passes=True)
+    assert [c[:3] for c in calls[:3]] == [("student1", F, 4), ("student1", F, 4), ("student1", F, 2)]
+    calls = one_step("self_training", "cutmix", 1.0, skip_unused_passes=True)  # CutMix reads no labeled views
+    assert [c[:3] for c in calls] == [("student1", F, 2), ("student1", F, 2), ("student1", T, 2), ("student1", T, 2)]
+    calls = one_step("self_training", "adamix", 0.0, skip_unused_passes=True)  # no mix fires: weak view only
+    assert [c[:3] for c in calls] == [("student1", F, 2), ("student1", T, 2), ("student1", T, 2)]
+
+
+def test_fuse_forwards_runs_one_no_grad_pass_per_model():
+    calls = one_step("self_training", "adamix", 1.0, fuse_forwards=True)
+    assert [c[:3] for c in calls] == [("student1", F, 10), ("student1", T, 2), ("student1", T, 2)]
+    calls = one_step("co_training", "adamix", 0.0, fuse_forwards=True)
+    assert [c[:3] for c in calls[:2]] == [("student1", F, 10), ("student2", F, 10)]
+
+
+def test_grouping_changes_batchnorm_statistics_and_fusion_agrees_without_them():
+    """With BatchNorm the grouping matters (why the reference's is the default); without it, it does not."""
+    reference = make_trainer("self_training", "adamix", max_epochs=1)
+    fused = make_trainer("self_training", "adamix", max_epochs=1, fuse_forwards=True)
+    torch.manual_seed(0)
+    views = {v: torch.randn(2, 1, 32, 32) for v in ("labeled_aux", "unlabeled_aux", "labeled", "unlabeled", "strong")}
+    passes = reference.no_grad_passes({"labeled1": True, "unlabeled1": True})
+    for trainer in (reference, fused):
+        trainer.students[0].train()
+    torch.manual_seed(1)
+    a = reference._predict(passes, views)
+    torch.manual_seed(1)
+    b = fused._predict(passes, views)
+    assert not torch.allclose(a[(0, "labeled")], b[(0, "labeled")])
+    conv = nn.Conv2d(1, 4, 3, padding=1)  # no BatchNorm, no dropout
+    for trainer in (reference, fused):
+        trainer.students[0] = conv
+    a, b = reference._predict(passes, views), fused._predict(passes, views)
+    for key in passes:
+        torch.testing.assert_close(a[key], b[key])
+
+
+def test_reference_step_is_deterministic_and_options_change_the_run():
+    """Two default runs are bitwise equal; skipping passes changes the BatchNorm running statistics."""
+
+    def final(**kwargs):
+        trainer = make_trainer("self_training", "adamix", max_epochs=1, prob=0.5, **kwargs)
+        trainer.run()
+        return torch.cat([b.reshape(-1).float() for b in trainer.students[0].buffers()]), weights(trainer.students[0])
+
+    (b1, w1), (b2, w2), (b3, _) = final(), final(), final(skip_unused_passes=True)
+    assert torch.equal(b1, b2) and torch.equal(w1, w2)
+    assert not torch.equal(b1, b3)
 
 
 class TestBadInput:

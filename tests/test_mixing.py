@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adamix_monai.mixing import apply_mask, apply_patch_plan, box_mask, ensure_grid, patch_scores, plan_patch_mix
+from adamix_monai.mixing import apply_mask, apply_patch_plan, box_mask, boxes_to_mask, ensure_grid, patch_scores, plan_patch_mix
 from tests.reference_mix import patch_slices, reference_mix, reference_scores
 
 
@@ -109,17 +109,41 @@ def test_zero_patches_is_a_copy():
 
 
 class TestBoxMask:
+    @pytest.mark.parametrize("rule", ["toggle", "union"])
     @pytest.mark.parametrize("spatial", [(64, 64), (40, 96), (8, 32, 48)])
-    def test_area_and_shape(self, spatial):
+    def test_area_and_shape(self, spatial, rule):
         rng = np.random.RandomState(0)
-        mask = box_mask(64, spatial, rng)
+        mask = box_mask(64, spatial, rng, rule=rule)
         assert mask.shape == (64, *spatial) and mask.dtype == torch.bool
         frac = mask.reshape(64, -1).float().mean(1)
-        # boxes may overlap and are rounded to whole pixels: the union is at most the drawn 25-50% area
-        assert float(frac.max()) <= 0.5 + 0.05 and float(frac.min()) > 0.05
+        # three boxes of at most a third of 50% each, rounded to whole pixels; overlaps only remove area
+        assert float(frac.max()) <= 0.5 + 0.05 and float(frac.min()) > 0.0
         assert 0.15 < float(frac.mean()) < 0.5
         if len(spatial) == 3:  # boxes extend over the whole first axis
             assert torch.equal(mask, mask[:, :1].expand_as(mask))
+
+    def test_mean_area_is_the_reference_generators(self):
+        """One area per box and toggling overlaps: mean mixed area 0.251 at 256x256 (0.305 for the union rule)."""
+        toggle = box_mask(4000, (256, 256), np.random.RandomState(0)).float().mean()
+        union = box_mask(4000, (256, 256), np.random.RandomState(0), rule="union").float().mean()
+        assert float(toggle) == pytest.approx(0.251, abs=0.006)
+        assert float(union) == pytest.approx(0.305, abs=0.006)
+
+    def test_overlapping_boxes_toggle_each_other_off(self):
+        """Three 91x91 boxes at (0,0), (16,16), (33,33): the reference's rule keeps only odd coverage."""
+        starts = torch.tensor([[[0, 0], [16, 16], [33, 33]]])
+        toggle = boxes_to_mask(starts, starts + 91, (256, 256))
+        union = boxes_to_mask(starts, starts + 91, (256, 256), rule="union")
+        assert float(toggle.float().mean()) == pytest.approx(0.143, abs=5e-4)
+        assert float(union.float().mean()) == pytest.approx(0.210, abs=5e-4)
+        assert not toggle[0, 20, 20] and union[0, 20, 20]  # covered by two boxes: toggled off
+        assert toggle[0, 40, 40] and toggle[0, 5, 5]  # three boxes / one box: on
+        coverage = sum(boxes_to_mask(starts[:, b : b + 1], starts[:, b : b + 1] + 91, (256, 256)).long() for b in range(3))
+        assert torch.equal(toggle, coverage % 2 == 1)
+
+    def test_rejects_unknown_rule(self):
+        with pytest.raises(ValueError, match="rule must be one of"):
+            box_mask(2, (8, 8), np.random.RandomState(0), rule="xor")
 
     def test_seeded(self):
         a = box_mask(4, (32, 32), np.random.RandomState(7))

@@ -34,11 +34,16 @@ from adamix_monai.transforms import AdaMix, MixMode
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
-__all__ = ["PARADIGMS", "SemiSupervisedTrainer"]
+__all__ = ["NO_GRAD_GROUPS", "PARADIGMS", "SemiSupervisedTrainer"]
 
 PARADIGMS = ("supervised", "self_training", "mean_teacher", "co_training")
-_PATCH_MODES = {MixMode.UMIX, MixMode.IUMIX, MixMode.ADAMIX_V1, MixMode.ADAMIX_V2, MixMode.ADAMIX}
-_SELF_PACED = {MixMode.ADAMIX_V1, MixMode.ADAMIX_V2, MixMode.ADAMIX}
+
+#: The no-grad views of one step, grouped and ordered as the reference code runs them: (1) the labeled-aux and
+#: unlabeled-aux weak views, (2) the labeled and unlabeled weak views, (3) the unlabeled strong view (the
+#: student's, for the unlabeled proxy loss). Each group is one forward per model over the concatenated views,
+#: so BatchNorm (in train mode) normalises each group with its own batch statistics.
+NO_GRAD_GROUPS: tuple[tuple[str, ...], ...] = (("labeled_aux", "unlabeled_aux"), ("labeled", "unlabeled"), ("strong",))
+_GROUP_OF = {view: (g, i) for g, group in enumerate(NO_GRAD_GROUPS) for i, view in enumerate(group)}
 
 
 def _plain(x: Any) -> torch.Tensor:
@@ -139,12 +144,18 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         ema_buffers: teacher buffer policy (``own``, ``copy``, ``ema``), see :func:`~adamix_monai.engines.ema_update`.
         teacher: the mean teacher; default a deep copy of ``network`` (the first EMA step copies the student).
         network2, optimizer2: the second student and its optimizer (co-training).
-        grid, topk, prob, ramp_fraction, n_boxes, box_area: AdaMix settings (see
+        grid, topk, prob, ramp_fraction, n_boxes, box_area, box_rule: AdaMix settings (see
             :class:`~adamix_monai.transforms.AdaMix`).
         mix_seed: seed of the mixing transforms' random states.
-        fuse_forwards: run the no-grad passes of one model as one forward over the concatenated views (fewer,
-            larger kernels). False runs them as the reference code groups them (auxiliary pair, main pair,
-            strong view); with BatchNorm in train mode the two differ slightly in batch statistics.
+        fuse_forwards: speed option, off by default. Run all no-grad views of one model as ONE forward over
+            their concatenation (fewer, larger kernels). With BatchNorm in train mode the batch statistics then
+            span every view, so confidences, pseudo-labels and the threshold mask change (about 12% of the mask's
+            pixels in one real ACDC step); the default runs the reference code's three groups (see
+            :data:`NO_GRAD_GROUPS`).
+        skip_unused_passes: speed option, off by default. Skip the no-grad views nothing reads in this step (a mix
+            whose ``prob`` draw failed, CutMix's labeled views, the strong view when no proxy loss is needed). The
+            reference runs every pass every step; each train-mode pass also moves the BatchNorm running
+            statistics that validation uses, so skipping changes the run (not only its speed).
         channels_last: run networks and inputs in the channels-last memory format (faster convolutions with
             oneDNN on CPUs and with tensor cores under AMP; numerically equivalent up to float rounding).
         image_key, strong_key, label_key: batch keys.
@@ -180,8 +191,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         ramp_fraction: float = 0.25,
         n_boxes: int = 3,
         box_area: tuple[float, float] = (0.25, 0.5),
+        box_rule: str = "toggle",
         mix_seed: int = 0,
-        fuse_forwards: bool = True,
+        fuse_forwards: bool = False,
+        skip_unused_passes: bool = False,
         channels_last: bool = False,
         image_key: str = "image",
         strong_key: str = "image_strong",
@@ -215,6 +228,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.paradigm, self.num_classes, self.threshold = paradigm, int(num_classes), float(threshold)
         self.image_key, self.strong_key, self.label_key = image_key, strong_key, label_key
         self.fuse_forwards = bool(fuse_forwards)
+        self.skip_unused_passes = bool(skip_unused_passes)
         self.channels_last = bool(channels_last)
         self.ema_decay_max, self.ema_buffers = float(ema_decay), ema_buffers
 
@@ -252,7 +266,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 )
 
         # one AdaMix per stream and per student, all driven by one schedule handler
-        settings = dict(mode=self.mix_mode, grid=grid, topk=topk, prob=prob, n_boxes=n_boxes, box_area=box_area)
+        settings = dict(
+            mode=self.mix_mode, grid=grid, topk=topk, prob=prob, n_boxes=n_boxes, box_area=box_area, box_rule=box_rule
+        )
         self.mixers: dict[str, AdaMix] = {}
         for k in range(len(self.students)):
             for stream in ("labeled", "unlabeled") if paradigm != "supervised" else ("labeled",):
@@ -385,15 +401,75 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             weak, strong = weak.contiguous(memory_format=fmt), strong.contiguous(memory_format=fmt)
         return weak, strong
 
-    def _predict(self, model: nn.Module, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """No-grad logits of ``model`` for each input (one fused forward, or the reference grouping)."""
-        if not inputs:
-            return []
-        with torch.no_grad(), torch.autocast(torch.device(self.state.device).type, enabled=bool(self.amp)):
-            if self.fuse_forwards:
-                out = model(torch.cat(list(inputs))).float()
-                return list(out.split([x.shape[0] for x in inputs]))
-            return [model(x).float() for x in inputs]
+    def _models(self) -> list[nn.Module]:
+        """Every model of the run: the students, then the teacher."""
+        return [*self.students] + ([self.teacher] if self.teacher is not None else [])
+
+    def no_grad_passes(self, fires: Mapping[str, bool]) -> list[tuple[int, str]]:
+        """The no-grad views of one step as ``(model index, view)`` (indices into students then teacher).
+
+        Views: ``labeled_aux``, ``unlabeled_aux``, ``labeled``, ``unlabeled`` (weak views) and ``strong`` (the
+        unlabeled strong view). Which model sees which view follows the paradigm: pseudo-labels and unlabeled
+        confidences come from :meth:`_source`, labeled confidences from :meth:`_labeled_source`, the strong view
+        from the student itself. By default every view the reference runs is returned, whether or not a mix fires;
+        with ``skip_unused_passes`` only those the fired mixes read.
+
+        Args:
+            fires: per mixer name (``labeled1``, ``unlabeled1``, ...), whether its ``prob`` draw succeeded.
+        """
+        models = self._models()
+        mixing, semi = self.mix_mode != MixMode.NONE, self.paradigm != "supervised"
+        wanted: list[tuple[nn.Module, str, bool]] = []  # (model, view, read by this step)
+        for k, student in enumerate(self.students):
+            lab_mixer = self.mixers[f"labeled{k + 1}"]
+            ranks_labeled = lab_mixer.needs_confidence and fires[f"labeled{k + 1}"]
+            if mixing:
+                wanted.append((self._labeled_source(k), "labeled_aux", ranks_labeled))
+            if mixing or semi:  # the labeled weak view is part of the reference's main group
+                wanted.append((self._labeled_source(k), "labeled", ranks_labeled))
+            if semi:
+                unl_mixer, fired = self.mixers[f"unlabeled{k + 1}"], fires[f"unlabeled{k + 1}"]
+                if mixing:
+                    wanted.append((self._source(k), "unlabeled_aux", fired))
+                wanted.append((self._source(k), "unlabeled", True))
+                wanted.append((student, "strong", fired and unl_mixer.needs_proxy_loss))
+        passes: list[tuple[int, str]] = []
+        for model, view, needed in wanted:
+            index = next(i for i, m in enumerate(models) if m is model)
+            if (needed or not self.skip_unused_passes) and (index, view) not in passes:
+                passes.append((index, view))
+        return passes
+
+    def _predict(
+        self, passes: Sequence[tuple[int, str]], views: Mapping[str, torch.Tensor]
+    ) -> dict[tuple[int, str], torch.Tensor]:
+        """No-grad logits for each ``(model index, view)`` pass.
+
+        Each model runs one forward per group of :data:`NO_GRAD_GROUPS` (groups in order; models in order within
+        a group), over its views of the group concatenated in the group's order; with ``fuse_forwards`` one
+        forward per model over all its views.
+        """
+        models = self._models()
+
+        def batch_key(p: tuple[int, str]) -> tuple[int, ...]:
+            group = _GROUP_OF[p[1]][0]
+            return (p[0],) if self.fuse_forwards else (group, p[0])
+
+        ordered = sorted(passes, key=lambda p: (*batch_key(p), *_GROUP_OF[p[1]]))
+        logits: dict[tuple[int, str], torch.Tensor] = {}
+        device_type = torch.device(self.state.device).type
+        with torch.no_grad(), torch.autocast(device_type, enabled=bool(self.amp)):
+            i = 0
+            while i < len(ordered):
+                j = i
+                while j < len(ordered) and batch_key(ordered[j]) == batch_key(ordered[i]):
+                    j += 1
+                chunk = ordered[i:j]
+                inputs = [views[view] for _, view in chunk]
+                out = models[chunk[0][0]](torch.cat(inputs) if len(inputs) > 1 else inputs[0]).float()
+                logits.update(zip(chunk, out.split([x.shape[0] for x in inputs])))
+                i = j
+        return logits
 
     def _sync_buffers(self) -> None:
         """Give every rank rank 0's buffers (BatchNorm statistics) after each step.
@@ -417,8 +493,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     def _iteration(self, engine: Any, batchdata: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
         if batchdata is None:
             raise ValueError("SemiSupervisedTrainer: the labeled loader returned no data.")
-        mode = self.mix_mode
-        patch, self_paced, mixing = mode in _PATCH_MODES, mode in _SELF_PACED, mode != MixMode.NONE
+        mixing = self.mix_mode != MixMode.NONE
         semi = self.paradigm != "supervised"
 
         # train mode for every model (a validation run in between leaves the student in eval mode); the teacher
@@ -441,38 +516,23 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             u_w, u_s = self._views(self.streams["unlabeled"].draw(position))
             ua_w, ua_s = self._views(self.streams["unlabeled_aux"].draw(position)) if mixing else (None, None)
 
-        # ---- no-grad passes: which model sees which weak/strong view --------------------------------------
-        students = self.students
-        requests: dict[int, list[tuple[str, torch.Tensor]]] = {}  # model id -> [(tag, input)]
-        models: dict[int, nn.Module] = {}
-
-        def ask(model: nn.Module, tag: str, x: torch.Tensor | None) -> None:
-            models[id(model)] = model
-            requests.setdefault(id(model), []).append((tag, x))  # type: ignore[arg-type]
-
-        # draw each mixer's prob decision first: a mix that will not fire needs no confidence or proxy pass
+        # ---- no-grad passes (the reference's grouping, see NO_GRAD_GROUPS) -------------------------------------
+        students, models = self.students, self._models()
         fires = {}
         for name, mixer in self.mixers.items():
             mixer.randomize()
-            fires[name] = mixing and bool(mixer._do_transform)
-        for k, student in enumerate(students):
-            if patch and fires[f"labeled{k + 1}"]:  # ranks patches by confidence; the proxy reuses the pass
-                ask(self._labeled_source(k), f"la_w{k}", la_w)
-                ask(self._labeled_source(k), f"l_w{k}", lab_w)
-            if semi:
-                source = self._source(k)
-                if fires[f"unlabeled{k + 1}"]:
-                    ask(source, f"ua_w{k}", ua_w)
-                    if self_paced:
-                        ask(student, f"u_s{k}", u_s)
-                ask(source, f"u_w{k}", u_w)
-        logits: dict[tuple[int, str], torch.Tensor] = {}
-        for mid, items in requests.items():  # every (model, view) pair is asked for once
-            outs = self._predict(models[mid], [x for _, x in items])
-            logits.update(((mid, tag), out) for (tag, _), out in zip(items, outs))
+            fires[name] = mixer.will_mix
+        views = {"labeled": lab_w}
+        if mixing:
+            views["labeled_aux"] = la_w
+        if semi:
+            views.update(unlabeled=u_w, strong=u_s)
+            if mixing:
+                views["unlabeled_aux"] = ua_w
+        logits = self._predict(self.no_grad_passes(fires), views)
 
-        def get(model: nn.Module, tag: str) -> torch.Tensor:
-            return logits[(id(model), tag)]
+        def get(model: nn.Module, view: str) -> torch.Tensor:
+            return logits[(next(i for i, m in enumerate(models) if m is model), view)]
 
         # ---- mixing -----------------------------------------------------------------------------------------
         x_l, y_l, x_u, y_u, m_u = [], [], [], [], []
@@ -480,10 +540,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             mixer = self.mixers[f"labeled{k + 1}"]
             if mixing:
                 conf = conf_a = loss = None
-                if patch and fires[f"labeled{k + 1}"]:
-                    lw, law = get(self._labeled_source(k), f"l_w{k}"), get(self._labeled_source(k), f"la_w{k}")
+                if mixer.needs_confidence and fires[f"labeled{k + 1}"]:
+                    lw, law = get(self._labeled_source(k), "labeled"), get(self._labeled_source(k), "labeled_aux")
                     conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
-                    loss = proxy_dice_loss(lw, lab_y) if self_paced else None
+                    loss = proxy_dice_loss(lw, lab_y) if mixer.needs_proxy_loss else None
                 xl, yl = mixer(
                     [lab_s, lab_y],
                     [la_s, la_y],
@@ -499,11 +559,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             y_l.append(yl)
             if semi:
                 source = self._source(k)
-                conf_u, pseudo_u = self._confidence(get(source, f"u_w{k}"))
+                conf_u, pseudo_u = self._confidence(get(source, "unlabeled"))
                 mixer_u = self.mixers[f"unlabeled{k + 1}"]
                 if fires[f"unlabeled{k + 1}"]:
-                    conf_ua, pseudo_ua = self._confidence(get(source, f"ua_w{k}"))
-                    loss_u = proxy_dice_loss(get(student, f"u_s{k}"), pseudo_u) if self_paced else None
+                    conf_ua, pseudo_ua = self._confidence(get(source, "unlabeled_aux"))
+                    needs_proxy = mixer_u.needs_proxy_loss
+                    loss_u = proxy_dice_loss(get(student, "strong"), pseudo_u) if needs_proxy else None
                     xu, yu, cu = mixer_u(
                         [u_s, pseudo_u, conf_u],
                         [ua_s, pseudo_ua, conf_ua],
@@ -561,7 +622,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 opt.step()
         if self.teacher is not None:
             step = int(engine.state.iteration) - 1
-            ema_update(self.teacher, students[0], ema_decay(step, self.ema_decay_max), self.ema_buffers)
+            ema_update(self.teacher, self.students[0], ema_decay(step, self.ema_decay_max), self.ema_buffers)
         if self.distributed:
             self._sync_buffers()
         self.adamix_handler.collect(engine)
