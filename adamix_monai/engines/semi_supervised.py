@@ -119,7 +119,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     The AdaMix transforms (one per stream and per student) and their :class:`~adamix_monai.handlers.AdaMixHandler`
     are made by the trainer and attached to it: ``trainer.mixers``, ``trainer.adamix_handler``.
     ``trainer.state.output`` holds ``loss``, ``loss_s``, ``loss_u``, ``mask_ratio`` (the fraction of unlabeled
-    pixels kept by the threshold), ``adamix_lambda``, ``adamix_mean_n`` and ``adamix_hard_fraction``, so a
+    pixels kept by the threshold), ``adamix_lambda``, ``adamix_mean_n``, ``adamix_hard_fraction`` and ``lr``, so a
     ``StatsHandler``/``TensorBoardStatsHandler`` logs all of them every iteration (see
     :func:`~adamix_monai.handlers.attach_training_logs`).
 
@@ -636,6 +636,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             loss_s=float(loss_s.detach()),
             loss_u=float(loss_u.detach()) if loss_u is not None else 0.0,
             mask_ratio=float(torch.stack([m.mean() for m in m_u]).mean()) if m_u else 0.0,
+            lr=float(self.optimizers[0].param_groups[0]["lr"]),
         )
         engine.fire_event(IterationEvents.MODEL_COMPLETED)
         return output

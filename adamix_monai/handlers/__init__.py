@@ -5,6 +5,7 @@
 from adamix_monai.handlers.adamix import AdaMixHandler
 from adamix_monai.handlers.checkpoint import BestModelSaver, ResumableCheckpoint, RNGState, atomic_save
 from adamix_monai.handlers.logs import TRAINING_SCALARS, attach_training_logs
+from adamix_monai.handlers.lr_schedule import TailLrDecay
 
 __all__ = [
     "TRAINING_SCALARS",
@@ -12,6 +13,7 @@ __all__ = [
     "BestModelSaver",
     "RNGState",
     "ResumableCheckpoint",
+    "TailLrDecay",
     "atomic_save",
     "attach_training_logs",
 ]

@@ -14,7 +14,9 @@ from adamix_monai.utils import is_rank0
 
 __all__ = ["TRAINING_SCALARS", "attach_training_logs"]
 
-TRAINING_SCALARS = ("loss", "loss_s", "loss_u", "mask_ratio", "adamix_lambda", "adamix_mean_n", "adamix_hard_fraction")
+TRAINING_SCALARS = (
+    "loss", "loss_s", "loss_u", "mask_ratio", "adamix_lambda", "adamix_mean_n", "adamix_hard_fraction", "lr"
+)
 
 
 def _scalars(output: Any) -> dict[str, float]:
@@ -27,7 +29,7 @@ def attach_training_logs(
     """Attach console logging, TensorBoard event files and a progress bar to a trainer (rank 0 only).
 
     Logged every ``log_every`` iterations: L (``loss``), L_s, L_u, the pseudo-label mask ratio, λ, mean n and
-    the fraction of hard images, from ``trainer.state.output``.
+    the fraction of hard images and the learning rate, from ``trainer.state.output``.
 
     Args:
         trainer: a :class:`~adamix_monai.engines.SemiSupervisedTrainer`.

@@ -1,0 +1,222 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Study records: export a finished run's small result files, and tabulate a set of runs over seeds.
+
+A *record* is what a reproduction study commits for each run (never weights, never machine paths):
+``history.csv``, ``validation.csv``, ``test-<ckpt>-metrics.csv`` (per case and class), ``test-<ckpt>-summary.json``
+for the last (``final``) and the best-on-validation (``best``) model, and ``provenance.json`` (the commit, the
+command, the device, the threads, the iterations, the wall time).
+
+``study_table`` reads a folder of records and prints mean ± std over seeds per method, the last checkpoint first
+(the primary number) and best-on-validation second, and a paired per-case comparison of two methods with a
+Wilcoxon signed-rank test. Used by ``bundles/adamix_acdc/docs/study_cpu.sh``::
+
+    python -m adamix_monai.study export <run_dir> <record_dir> --command "..." --seconds 1234
+    python -m adamix_monai.study table <records folder>
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adamix_monai.reporting import read_case_rows
+from adamix_monai.utils import atomic_open
+
+__all__ = ["case_dice", "export_run", "paired_comparison", "study_table"]
+
+CHECKPOINTS = ("final", "best")
+_METRICS = ("dice", "jaccard", "hd95", "asd")
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip() + ("+uncommitted-changes" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def export_run(
+    run_dir: str | os.PathLike, record_dir: str | os.PathLike, command: str = "", seconds: float | None = None
+) -> Path:
+    """Copy a finished run's small result files into ``record_dir``, with machine paths removed.
+
+    Args:
+        run_dir: the run folder (``bundles/<b>/runs/<run>``) with ``eval-test-final`` and ``eval-test-best``.
+        record_dir: where the record goes (created).
+        command: the command that made the run (recorded in ``provenance.json``).
+        seconds: wall time of training and evaluation.
+
+    Returns:
+        ``record_dir``.
+
+    Raises:
+        FileNotFoundError: when the run lacks its history or an evaluation.
+    """
+    run, out = Path(run_dir), Path(record_dir)
+    needed = [run / "history.csv", run / "validation.csv"] + [
+        run / f"eval-test-{c}" / n for c in CHECKPOINTS for n in ("metrics.csv", "summary.json")
+    ]
+    missing = [str(p) for p in needed if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"export_run: '{run}' is not a finished, evaluated run; missing {', '.join(missing)}.")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("history.csv", "validation.csv"):
+        shutil.copyfile(run / name, out / name)
+    iterations = 0
+    for ckpt in CHECKPOINTS:
+        shutil.copyfile(run / f"eval-test-{ckpt}" / "metrics.csv", out / f"test-{ckpt}-metrics.csv")
+        summary = json.loads((run / f"eval-test-{ckpt}" / "summary.json").read_text())
+        details = summary.get("details", {})
+        if "checkpoint" in details:
+            details["checkpoint"] = Path(str(details["checkpoint"])).name
+        with atomic_open(out / f"test-{ckpt}-summary.json") as f:
+            f.write((json.dumps(summary, indent=2) + "\n").encode())
+    rows = (run / "history.csv").read_text().splitlines()
+    if len(rows) > 1:
+        iterations = int(float(rows[-1].split(",")[0]))
+    provenance = {
+        "run": run.name,
+        "commit": _git_commit(),
+        "command": command,
+        "device": f"CPU: {_cpu_name()}, {os.cpu_count()} cores",
+        "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "last_logged_iteration": iterations,
+        "wall_seconds": None if seconds is None else round(float(seconds)),
+    }
+    with atomic_open(out / "provenance.json") as f:
+        f.write((json.dumps(provenance, indent=2) + "\n").encode())
+    return out
+
+
+def case_dice(metrics_csv: str | os.PathLike) -> dict[str, float]:
+    """Per-case Dice (mean over the foreground classes, honest scoring) from a ``metrics.csv``."""
+    per_case: dict[str, list[float]] = defaultdict(list)
+    for row in read_case_rows(metrics_csv):
+        per_case[row["case"]].append(float(row["dice"]))
+    return {case: float(np.mean(values)) for case, values in per_case.items()}
+
+
+def _records(folder: Path) -> dict[str, dict[int, Path]]:
+    """method name -> seed -> record folder."""
+    out: dict[str, dict[int, Path]] = defaultdict(dict)
+    for summary in sorted(folder.glob("*/test-final-summary.json")):
+        info = json.loads(summary.read_text())
+        seed = int(info.get("details", {}).get("seed", 0))
+        out[str(info["method"])][seed] = summary.parent
+    return out
+
+
+def paired_comparison(
+    folder: str | os.PathLike, method: str, baseline: str, checkpoint: str = "final"
+) -> dict[str, Any] | None:
+    """Paired per-case comparison of two methods over the seeds both have.
+
+    Each test case's Dice is averaged over those seeds for each method; the two are compared case by case with
+    a two-sided Wilcoxon signed-rank test (scipy).
+
+    Returns:
+        ``{"seeds", "cases", "mean_difference", "wins", "p_value"}`` (Dice in %), or None when the two share no
+        seed.
+    """
+    from scipy.stats import wilcoxon
+
+    records = _records(Path(folder))
+    seeds = sorted(set(records.get(method, {})) & set(records.get(baseline, {})))
+    if not seeds:
+        return None
+    a = [case_dice(records[method][s] / f"test-{checkpoint}-metrics.csv") for s in seeds]
+    b = [case_dice(records[baseline][s] / f"test-{checkpoint}-metrics.csv") for s in seeds]
+    cases = sorted(set.intersection(*(set(d) for d in a + b)))
+    x = np.array([np.mean([d[c] for d in a]) for c in cases]) * 100
+    y = np.array([np.mean([d[c] for d in b]) for c in cases]) * 100
+    diff = x - y
+    p = float(wilcoxon(x, y).pvalue) if np.any(diff != 0) else 1.0
+    return {
+        "seeds": seeds,
+        "cases": len(cases),
+        "mean_difference": float(diff.mean()),
+        "wins": int((diff > 0).sum()),
+        "p_value": p,
+    }
+
+
+def study_table(folder: str | os.PathLike, compare: Sequence[str] = ("AdaMix-ST", "FixMatch")) -> str:
+    """A Markdown table of a folder of records: mean ± std over seeds of the per-run test means.
+
+    Rows per method and checkpoint (``final`` first, the primary number); then the paired comparison of
+    ``compare[0]`` against ``compare[1]`` for each checkpoint when both have runs.
+    """
+    records = _records(Path(folder))
+    lines = [
+        "| Method | model | seeds | DSC (%) | Jaccard (%) | 95HD | ASD | missed classes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for ckpt in CHECKPOINTS:
+        for method, by_seed in records.items():
+            values = defaultdict(list)
+            missed = []
+            for seed in sorted(by_seed):
+                info = json.loads((by_seed[seed] / f"test-{ckpt}-summary.json").read_text())["honest"]
+                for m in _METRICS:
+                    values[m].append(float(info["mean"][m]))
+                missed.append(int(info.get("missed", 0)))
+            cells = []
+            for m in _METRICS:
+                v = np.array(values[m])
+                cells.append(f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}")
+            seeds = ",".join(str(s) for s in sorted(by_seed))
+            model = "last" if ckpt == "final" else "best on val"
+            lines.append(f"| {method} | {model} | {seeds} | {' | '.join(cells)} | {sum(missed)} |")
+    out = "\n".join(lines)
+    if len(compare) == 2:
+        for ckpt in CHECKPOINTS:
+            result = paired_comparison(folder, compare[0], compare[1], ckpt)
+            if result is not None:
+                out += (
+                    f"\n\nPaired per case ({'last' if ckpt == 'final' else 'best-on-val'} model, seeds "
+                    f"{','.join(map(str, result['seeds']))}, {result['cases']} test volumes, Dice averaged over "
+                    f"those seeds): {compare[0]} - {compare[1]} = {result['mean_difference']:+.2f} Dice points, "
+                    f"{compare[0]} higher on {result['wins']}/{result['cases']} cases, Wilcoxon signed-rank "
+                    f"p = {result['p_value']:.3g}."
+                )
+    return out
+
+
+def _table_command(folder: str) -> None:
+    print(study_table(folder))
+
+
+if __name__ == "__main__":
+    import fire
+
+    fire.Fire({"export": export_run, "table": _table_command})

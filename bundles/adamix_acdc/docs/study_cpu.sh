@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The ACDC CPU study (10% labels): configs/train.json + configs/study.json (128x128, batch 4 + 4, AdamW 1e-3,
+# 12 epochs of 328 iterations = 3,936 iterations, the last 20% with a linear decay of the rate to 0, validation
+# every epoch), one run per method and seed, each evaluated on the 40 test volumes with the last and the
+# best-on-validation model; each finished run's small result files go to docs/results/study/<run>/ at once.
+# Run from the repository root:
+#   bash bundles/adamix_acdc/docs/study_cpu.sh [DATASET_DIR] [extra --id value overrides...]
+# Environment: SEEDS (default "1 2 3"), METHODS (default "supervised:none self_training:cutmix
+# self_training:adamix"), PYTHON (default .venv/bin/python). Finished runs are skipped, unfinished ones resume.
+# Two shells with different SEEDS or METHODS run side by side, one thread each.
+set -euo pipefail
+DATA=()
+if [[ $# -gt 0 && $1 != --* ]]; then DATA=(--dataset_dir "$1"); shift; fi
+CFG=bundles/adamix_acdc/configs
+OUT=bundles/adamix_acdc/docs/results/study
+PY=${PYTHON:-.venv/bin/python}
+# one thread per run: on a shared 2-core machine, oversubscribed OpenMP threads made steps up to 10x slower
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+for seed in ${SEEDS:-1 2 3}; do
+  for method in ${METHODS:-supervised:none self_training:cutmix self_training:adamix}; do
+    paradigm=${method%%:*}
+    mix=${method##*:}
+    run=study-$paradigm-$mix-10pct-seed$seed
+    if [[ -f $OUT/$run/provenance.json ]]; then echo "$run: recorded, skipped"; continue; fi
+    common=("${DATA[@]}" --paradigm "$paradigm" --mix "$mix" --labeled_fraction 0.1 --seed "$seed" --publish False "$@")
+    start=$(date +%s)
+    train=("$PY" -m monai.bundle run --config_file "['$CFG/train.json','$CFG/study.json']" "${common[@]}")
+    "${train[@]}"
+    for ckpt in final best; do
+      "$PY" -m monai.bundle run --config_file "['$CFG/train.json','$CFG/study.json','$CFG/evaluate.json']" \
+        "${common[@]}" --eval_checkpoint "$ckpt"
+    done
+    "$PY" -m adamix_monai.study export "bundles/adamix_acdc/runs/$run" "$OUT/$run" \
+      --command "SEEDS=$seed METHODS=$method bash bundles/adamix_acdc/docs/study_cpu.sh $*" --seconds $(( $(date +%s) - start ))
+  done
+done
+"$PY" -m adamix_monai.study table "$OUT"

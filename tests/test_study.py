@@ -1,0 +1,70 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Study records: export strips machine paths and records provenance; the table and the paired Wilcoxon test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adamix_monai.reporting import summarise, write_case_rows
+from adamix_monai.study import case_dice, export_run, paired_comparison, study_table
+
+
+def fake_run(root, name, method, seed, dice_by_case):
+    run = root / "runs" / name
+    run.mkdir(parents=True)
+    (run / "history.csv").write_text("iteration,epoch,loss\n8,1,0.5\n16,2,0.4\n")
+    (run / "validation.csv").write_text("iteration,epoch,val_mean_dice\n16,2,0.5\n")
+    for ckpt in ("final", "best"):
+        rows = [
+            {"case": case, "class": c, "class_name": f"c{c}", "dice": d, "jaccard": d / (2 - d), "hd95": 3.0,
+             "asd": 1.0, "empty_prediction": False, "empty_reference": False}
+            for case, d in dice_by_case.items() for c in (1, 2)
+        ]
+        out = run / f"eval-test-{ckpt}"
+        out.mkdir()
+        write_case_rows(out / "metrics.csv", rows)
+        summary = {"method": method, "details": {"checkpoint": f"/home/someone/{name}/model.pt", "seed": str(seed)},
+                   "honest": summarise(rows, "honest"), "paper": summarise(rows, "paper")}
+        (out / "summary.json").write_text(json.dumps(summary))
+    return run
+
+
+def test_export_keeps_the_small_files_without_machine_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    run = fake_run(tmp_path, "study-a-seed1", "AdaMix-ST", 1, {"p1": 0.8, "p2": 0.6})
+    rec = export_run(run, tmp_path / "records" / run.name, command="bash study.sh", seconds=12.4)
+    names = sorted(p.name for p in rec.iterdir())
+    assert names == ["history.csv", "provenance.json", "test-best-metrics.csv", "test-best-summary.json",
+                     "test-final-metrics.csv", "test-final-summary.json", "validation.csv"]
+    assert "/home/someone" not in (rec / "test-final-summary.json").read_text()
+    prov = json.loads((rec / "provenance.json").read_text())
+    assert prov["command"] == "bash study.sh" and prov["wall_seconds"] == 12 and prov["threads"] == "1"
+    assert prov["last_logged_iteration"] == 16 and len(prov["commit"]) >= 7
+    assert case_dice(rec / "test-final-metrics.csv") == pytest.approx({"p1": 0.8, "p2": 0.6})
+
+
+def test_export_refuses_an_unfinished_run(tmp_path):
+    run = tmp_path / "runs" / "x"
+    run.mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="not a finished, evaluated run"):
+        export_run(run, tmp_path / "rec")
+
+
+def test_table_and_paired_comparison_over_seeds(tmp_path):
+    cases = [f"p{i}" for i in range(12)]
+    for seed in (1, 2):
+        base = {c: 0.5 + 0.01 * i for i, c in enumerate(cases)}
+        better = {c: d + 0.05 + 0.001 * i for i, (c, d) in enumerate(base.items())}
+        for method, dice in (("FixMatch", base), ("AdaMix-ST", better)):
+            run = fake_run(tmp_path, f"{method}-{seed}", method, seed, dice)
+            export_run(run, tmp_path / "records" / run.name)
+    result = paired_comparison(tmp_path / "records", "AdaMix-ST", "FixMatch")
+    assert result["seeds"] == [1, 2] and result["cases"] == 12 and result["wins"] == 12
+    assert result["mean_difference"] == pytest.approx(5.55, abs=0.01) and result["p_value"] < 0.001
+    table = study_table(tmp_path / "records")
+    assert "| AdaMix-ST | last | 1,2 |" in table and "| FixMatch | best on val | 1,2 |" in table
+    assert "Wilcoxon signed-rank" in table and "higher on 12/12 cases" in table
+    assert paired_comparison(tmp_path / "records", "AdaMix-ST", "Supervised") is None
