@@ -29,6 +29,7 @@ from adamix_monai.utils import atomic_open
 __all__ = [
     "CLASS_COLORS",
     "mix_sample_files",
+    "plot_method_comparison",
     "plot_mix_samples",
     "plot_qualitative",
     "plot_training_curves",
@@ -271,6 +272,54 @@ def plot_training_curves(
     else:
         _placeholder(ax_n, "no patch mixing in this run" if _usable(train, "adamix_mean_n") else "no mixing recorded")
     ax_n.set_title("(d) mean n")
+    if title:
+        figure.suptitle(title)
+    return _save(figure, path)
+
+
+def plot_method_comparison(
+    runs: Mapping[str, str | os.PathLike],
+    path: str | os.PathLike,
+    title: str | None = None,
+    smooth: int = 25,
+) -> Path:
+    """The paper's Fig. 1(f-g) from runs: unlabeled loss curves and validation curves of several methods.
+
+    Args:
+        runs: legend name -> run or record folder holding ``history.csv`` and ``validation.csv``.
+        path: the PNG to write.
+        title: figure title.
+        smooth: moving-average window of the unlabeled loss, in rows.
+
+    Returns:
+        The path written.
+    """
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    ax_loss, ax_val = figure.subplots(1, 2)
+    drawn_loss = drawn_val = False
+    for i, (name, folder) in enumerate(runs.items()):
+        train = _read_columns(Path(folder) / "history.csv")
+        val = _read_columns(Path(folder) / "validation.csv")
+        color = f"C{i}"
+        if _nonzero(train, "loss_u"):
+            ax_loss.plot(_x_axis(train), _moving_average(train["loss_u"], smooth), color=color, label=name)
+            drawn_loss = True
+        metric = next((k for k in val if k not in ("iteration", "epoch") and _usable(val, k)), None)
+        if metric is not None:
+            ax_val.plot(_x_axis(val), val[metric], "o-", color=color, markersize=3, label=name)
+            drawn_val = True
+    for axes, drawn, ylabel, label in (
+        (ax_loss, drawn_loss, "unlabeled loss L_u (moving average)", "(f) unlabeled loss"),
+        (ax_val, drawn_val, "validation mean Dice", "(g) validation"),
+    ):
+        if drawn:
+            axes.set_xlabel("iteration")
+            axes.set_ylabel(ylabel)
+            axes.legend(loc="best")
+            axes.grid(alpha=0.3)
+        else:
+            _placeholder(axes, "nothing recorded")
+        axes.set_title(label)
     if title:
         figure.suptitle(title)
     return _save(figure, path)

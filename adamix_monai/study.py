@@ -66,7 +66,11 @@ def _cpu_name() -> str:
 
 
 def export_run(
-    run_dir: str | os.PathLike, record_dir: str | os.PathLike, command: str = "", seconds: float | None = None
+    run_dir: str | os.PathLike,
+    record_dir: str | os.PathLike,
+    command: str = "",
+    seconds: float | None = None,
+    commit: str | None = None,
 ) -> Path:
     """Copy a finished run's small result files into ``record_dir``, with machine paths removed.
 
@@ -75,6 +79,7 @@ def export_run(
         record_dir: where the record goes (created).
         command: the command that made the run (recorded in ``provenance.json``).
         seconds: wall time of training and evaluation.
+        commit: the commit the run was trained on (recorded when it started); default: the checkout's now.
 
     Returns:
         ``record_dir``.
@@ -101,16 +106,17 @@ def export_run(
             details["checkpoint"] = Path(str(details["checkpoint"])).name
         with atomic_open(out / f"test-{ckpt}-summary.json") as f:
             f.write((json.dumps(summary, indent=2) + "\n").encode())
-    rows = (run / "history.csv").read_text().splitlines()
-    if len(rows) > 1:
-        iterations = int(float(rows[-1].split(",")[0]))
+    for name in ("history.csv", "validation.csv"):  # the last iteration either file recorded
+        rows = (run / name).read_text().splitlines()
+        if len(rows) > 1:
+            iterations = max(iterations, int(float(rows[-1].split(",")[0])))
     provenance = {
         "run": run.name,
-        "commit": _git_commit(),
+        "commit": commit or _git_commit(),
         "command": command,
         "device": f"CPU: {_cpu_name()}, {os.cpu_count()} cores",
         "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-        "last_logged_iteration": iterations,
+        "iterations": iterations,
         "wall_seconds": None if seconds is None else round(float(seconds)),
     }
     with atomic_open(out / "provenance.json") as f:
@@ -212,11 +218,29 @@ def study_table(folder: str | os.PathLike, compare: Sequence[str] = ("AdaMix-ST"
     return out
 
 
-def _table_command(folder: str) -> None:
-    print(study_table(folder))
+def main(argv: Sequence[str] | None = None) -> None:
+    """``export RUN RECORD [--command C] [--seconds S] [--commit H]`` or ``table RECORDS``.
+
+    Plain argparse, so that no value (a commit hash made of digits, a command) is reinterpreted.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m adamix_monai.study", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    export = sub.add_parser("export", help="copy a finished run's small result files into a record folder")
+    export.add_argument("run_dir")
+    export.add_argument("record_dir")
+    export.add_argument("--command", default="")
+    export.add_argument("--seconds", type=float, default=None)
+    export.add_argument("--commit", default=None)
+    table = sub.add_parser("table", help="mean ± std over seeds and the paired comparison of a records folder")
+    table.add_argument("folder")
+    args = parser.parse_args(argv)
+    if args.action == "export":
+        print(export_run(args.run_dir, args.record_dir, args.command, args.seconds, args.commit))
+    else:
+        print(study_table(args.folder))
 
 
 if __name__ == "__main__":
-    import fire
-
-    fire.Fire({"export": export_run, "table": _table_command})
+    main()

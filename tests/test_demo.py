@@ -136,3 +136,23 @@ def test_cli_help():
     assert "synthetic cardiac" in text
     for flag in ("--iterations", "--size", "--output_dir", "--warmup", "--threads", "--seed"):
         assert flag in text
+
+
+@pytest.mark.slow
+def test_readme_quotes_what_the_demo_prints(tmp_path):
+    """The README's demo numbers are the default demo's output (about 2.5 minutes; ``pytest -m slow``)."""
+    import re
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    quoted = re.search(r"Supervised (\d\.\d{3}) mean Dice[^.]*?AdaMix-ST (\d\.\d{3})", readme)
+    assert quoted, "the README no longer quotes the demo's two mean Dice values"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", "demo", "--output_dir", str(tmp_path), "--progress", "False"],
+        capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    printed = {
+        name: re.search(rf"^\| {re.escape(name)} \| (\d\.\d{{3}}) \|", proc.stdout, re.M).group(1)
+        for name in ("Supervised", "AdaMix-ST")
+    }
+    assert (printed["Supervised"], printed["AdaMix-ST"]) == quoted.groups()

@@ -11,7 +11,13 @@ import pytest
 from matplotlib.image import imread
 
 from adamix_monai.figures import write_png
-from adamix_monai.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
+from adamix_monai.plots import (
+    mix_sample_files,
+    plot_method_comparison,
+    plot_mix_samples,
+    plot_qualitative,
+    plot_training_curves,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 HISTORY_COLUMNS = [
@@ -66,6 +72,19 @@ def test_training_curves_full_run(tmp_path):
     assert out == tmp_path / "figs" / "curves.png"
     pixels = check_png(out, 300, 500)
     assert pixels.shape[1] > pixels.shape[0]  # a landscape 2 x 2 grid
+
+
+def test_method_comparison_draws_every_run_and_tolerates_a_supervised_one(tmp_path):
+    runs = {}
+    for name, supervised in (("CutMix", False), ("AdaMix", False), ("Supervised", True)):
+        folder = tmp_path / name
+        folder.mkdir()
+        write_csv(folder / "history.csv", HISTORY_COLUMNS, history_rows(40, supervised=supervised))
+        write_csv(folder / "validation.csv", ["iteration", "epoch", "val_mean_dice"], [[100 * k, k, 0.1 * k] for k in range(1, 5)])
+        runs[name] = folder
+    out = check_png(plot_method_comparison(runs, tmp_path / "fig1.png", title="Fig. 1"), 250, 600)
+    empty = check_png(plot_method_comparison({"none": tmp_path / "missing"}, tmp_path / "empty.png"))
+    assert out.shape[1] > out.shape[0] and empty.shape == out.shape
 
 
 def test_training_curves_missing_empty_and_nan(tmp_path):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from adamix_monai.reporting import summarise, write_case_rows
-from adamix_monai.study import case_dice, export_run, paired_comparison, study_table
+from adamix_monai.study import case_dice, export_run, main, paired_comparison, study_table
 
 
 def fake_run(root, name, method, seed, dice_by_case):
@@ -42,7 +42,7 @@ def test_export_keeps_the_small_files_without_machine_paths(tmp_path, monkeypatc
     assert "/home/someone" not in (rec / "test-final-summary.json").read_text()
     prov = json.loads((rec / "provenance.json").read_text())
     assert prov["command"] == "bash study.sh" and prov["wall_seconds"] == 12 and prov["threads"] == "1"
-    assert prov["last_logged_iteration"] == 16 and len(prov["commit"]) >= 7
+    assert prov["iterations"] == 16 and len(prov["commit"]) >= 7
     assert case_dice(rec / "test-final-metrics.csv") == pytest.approx({"p1": 0.8, "p2": 0.6})
 
 
@@ -68,3 +68,36 @@ def test_table_and_paired_comparison_over_seeds(tmp_path):
     assert "| AdaMix-ST | last | 1,2 |" in table and "| FixMatch | best on val | 1,2 |" in table
     assert "Wilcoxon signed-rank" in table and "higher on 12/12 cases" in table
     assert paired_comparison(tmp_path / "records", "AdaMix-ST", "Supervised") is None
+
+
+def test_command_line_keeps_a_digit_only_commit_as_text(tmp_path, capsys):
+    run = fake_run(tmp_path, "r", "Supervised", 1, {"p1": 0.5})
+    main(["export", str(run), str(tmp_path / "rec"), "--commit", "1234e5", "--seconds", "3"])
+    assert json.loads((tmp_path / "rec" / "provenance.json").read_text())["commit"] == "1234e5"
+    main(["table", str(tmp_path)])
+    assert "| Supervised | last | 1 |" in capsys.readouterr().out
+
+
+def test_study_script_trains_evaluates_and_records_a_run(tmp_path):
+    """bundles/adamix_acdc/docs/study_cpu.sh on a mini ACDC with tiny settings: one recorded run, then skipped."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.acdc_fixtures import make_mini_acdc
+    from tests.conftest import REPO_ROOT
+
+    data = make_mini_acdc(tmp_path / "acdc")
+    env = dict(os.environ, PYTHON=sys.executable, SEEDS="1", METHODS="supervised:none", OMP_NUM_THREADS="1",
+               STUDY_RUNS=str(tmp_path / "runs"), STUDY_OUT=str(tmp_path / "records"))
+    cmd = ["bash", "bundles/adamix_acdc/docs/study_cpu.sh", str(data), "--image_size", "[32,32]", "--epochs", "1",
+           "--epoch_samples", "4", "--batch_size", "2"]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = tmp_path / "records" / "study-supervised-none-10pct-seed1"
+    prov = json.loads((record / "provenance.json").read_text())
+    assert prov["threads"] == "1" and prov["iterations"] == 2 and prov["commit"] != "unknown"
+    assert "| Supervised | last | 1 |" in proc.stdout
+    assert str(tmp_path) not in "".join(p.read_text() for p in record.iterdir())  # no machine paths
+    again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert "recorded, skipped" in again.stdout
