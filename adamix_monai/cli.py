@@ -55,12 +55,14 @@ def bundle_configs(folder: Path, names: Sequence[str]) -> list[str]:
 def _run_bundle(folder: Path, names: Sequence[str], overrides: dict[str, Any]) -> None:
     from monai.bundle import run
 
-    from adamix_monai.workflows import install_error_hook
+    from adamix_monai.workflows import config_literal, install_error_hook
 
     install_error_hook()
     meta = folder / "configs" / "metadata.json"
     extra = {"meta_file": str(meta)} if meta.is_file() else {}
-    run(config_file=bundle_configs(folder, names), **extra, **{k: v for k, v in overrides.items() if v is not None})
+    # every value (file names, paths, option text) reaches the config parser as data, never as an expression
+    values = {k: config_literal(v) for k, v in overrides.items() if v is not None}
+    run(config_file=bundle_configs(folder, names), **extra, **values)
 
 
 def _run_training_workflow(

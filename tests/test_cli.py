@@ -83,3 +83,51 @@ def test_infer_keeps_each_inputs_geometry_nifti_and_png(tmp_path):
     np.testing.assert_allclose(pred.affine, affine)
     png = np.asarray(Image.open(tmp_path / "out" / "slice_seg.png"))
     assert png.shape == (22, 34) and set(np.unique(png).tolist()) <= {0, 1, 2, 3}
+
+
+HOSTILE_NAMES = [
+    "$__import__('os').system('touch PWNED') if 1 else a",
+    "@network_def",
+    "%train#network_def",
+    "a::b#c",
+]
+
+
+def test_no_file_or_folder_name_is_ever_evaluated(tmp_path):
+    """File names, folder names and option text with $, @, %, # and :: reach the bundle as plain data."""
+    import nibabel as nib
+    import numpy as np
+    import torch
+
+    from adamix_monai.networks import AdaMixUNet
+
+    torch.manual_seed(0)
+    base = tmp_path / "$__import__('os').system('touch PWNED_DIR') if 1 else x"
+    weights = base / "@weights" / "model.pt"
+    weights.parent.mkdir(parents=True)
+    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    inputs = base / "%in#put"
+    inputs.mkdir()
+    for name in HOSTILE_NAMES:
+        nib.save(nib.Nifti1Image(np.random.rand(20, 18, 2).astype(np.float32), np.eye(4)), inputs / f"{name}.nii.gz")
+    out = base / "$out@put"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", "infer", "acdc", str(inputs), "--output_dir", str(out),
+         "--checkpoint", str(weights), "--image_size", "[32,32]"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(tmp_path.rglob("PWNED*"))  # nothing was executed
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}_seg.nii.gz" for n in HOSTILE_NAMES)
+    assert nib.load(next(out.iterdir())).shape == (20, 18, 2)
+
+
+@pytest.mark.parametrize("value", HOSTILE_NAMES + ["x\udcff.nii", ""])
+def test_config_literal_round_trips_through_monais_parser(value):
+    from monai.bundle import ConfigParser
+
+    from adamix_monai.workflows import config_literal
+
+    parser = ConfigParser({"network_def": 7, "a": config_literal([value, {"image": value}]), "b": config_literal(value)})
+    assert parser.get_parsed_content("a") == [value, {"image": value}]
+    assert parser.get_parsed_content("b") == value

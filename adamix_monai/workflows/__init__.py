@@ -4,6 +4,7 @@ from adamix_monai.reporting import describe_run as describe
 from adamix_monai.workflows.bundle import (
     BundleInputError,
     bundle_dir,
+    config_literal,
     default_dataset_dir,
     first_existing,
     image_datalist,
@@ -20,6 +21,7 @@ from adamix_monai.workflows.bundle import (
 __all__ = [
     "BundleInputError",
     "bundle_dir",
+    "config_literal",
     "default_dataset_dir",
     "describe",
     "first_existing",

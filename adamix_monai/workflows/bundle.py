@@ -24,6 +24,7 @@ from adamix_monai.utils import atomic_open, is_rank0
 __all__ = [
     "BundleInputError",
     "bundle_dir",
+    "config_literal",
     "default_dataset_dir",
     "first_existing",
     "image_datalist",
@@ -38,6 +39,32 @@ __all__ = [
 ]
 
 _REPO = Path(__file__).resolve().parents[2]
+
+
+def config_literal(value: Any) -> Any:
+    """``value`` in a form that MONAI's config parser keeps as data, never as an expression, reference or macro.
+
+    MONAI's parser evaluates every string that starts with ``$`` as Python, resolves ``@id`` references and ``%``
+    macros, and rewrites ``::`` to ``#`` in strings. A file name, a datalist path or an option value given as text
+    must reach the bundle unchanged, so every string is handed over as an expression whose only content is the
+    string's bytes in hexadecimal: ``$bytes.fromhex('...').decode(...)`` evaluates to exactly the original text,
+    and hexadecimal digits hold no ``$``, ``@``, ``%``, ``#`` or ``:``. Lists and dicts are converted item by item
+    (MONAI parses inside them); tuples, numbers, booleans, None and objects pass unchanged (MONAI parses neither).
+
+    Args:
+        value: an override value.
+
+    Returns:
+        The value to give as a config override.
+    """
+    if isinstance(value, str):
+        data = value.encode("utf-8", "surrogateescape").hex()
+        return f"$bytes.fromhex('{data}').decode('utf-8', 'surrogateescape')"
+    if isinstance(value, list):
+        return [config_literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: config_literal(v) for k, v in value.items()}
+    return value
 
 
 class BundleInputError(FileNotFoundError):
