@@ -173,6 +173,10 @@ class Commands:
             bundle_root: where the run is (default: the bundle folder).
             overrides: any other bundle id, e.g. ``--lcc False``.
         """
+        from adamix_monai.workflows import choice
+
+        choice(checkpoint, ("best", "final"), "adamix-monai evaluate: --checkpoint")
+        choice(split, ("test", "val"), "adamix-monai evaluate: --split")
         run = dict(paradigm=paradigm, mix=mix, seed=seed, labeled_fraction=labeled_fraction, dataset_dir=dataset_dir)
         evaluation = dict(eval_checkpoint=checkpoint, eval_split=split)
         _run_training_workflow(

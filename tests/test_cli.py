@@ -131,3 +131,59 @@ def test_config_literal_round_trips_through_monais_parser(value):
     parser = ConfigParser({"network_def": 7, "a": config_literal([value, {"image": value}]), "b": config_literal(value)})
     assert parser.get_parsed_content("a") == [value, {"image": value}]
     assert parser.get_parsed_content("b") == value
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "weights_only=False" not in proc.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_unusable_weights_get_one_line_naming_the_file(tmp_path):
+    import nibabel as nib
+    import numpy as np
+    import torch
+
+    from adamix_monai.networks import AdaMixVNet
+
+    image = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.rand(20, 18, 2).astype(np.float32), np.eye(4)), image)
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.pt"
+    torch.save({"w": torch.zeros(1000)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    other = tmp_path / "la_model.pt"  # a checkpoint of another bundle's network
+    torch.save(AdaMixVNet(in_channels=1, out_channels=2).state_dict(), other)
+    for weights, words in ((text, ["not a readable PyTorch weights file"]), (empty, ["it is empty"]),
+                           (truncated, ["not a readable"]), (other, ["made for another network"])):
+        proc = _cli("infer", "acdc", str(image), "--output_dir", str(tmp_path / "out"), "--checkpoint", str(weights))
+        _one_line_error(proc, str(weights), *words)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_evaluate_refuses_an_unknown_checkpoint_name(tmp_path):
+    proc = _cli("evaluate", "acdc", "--checkpoint", "foo", "--dataset_dir", str(tmp_path))
+    _one_line_error(proc, "--checkpoint", "best, final", "'foo'")
+
+
+def test_a_damaged_resume_checkpoint_is_one_clear_error(tmp_path):
+    from adamix_monai.errors import CheckpointError, InputError
+    from adamix_monai.handlers import ResumableCheckpoint
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"PK\x03\x04 truncated")
+    saver = ResumableCheckpoint(tmp_path, {"x": torch_module()}, save_every=1)
+    with pytest.raises(CheckpointError, match="is damaged .* delete it") as info:
+        saver.load()
+    assert isinstance(info.value, InputError) and "checkpoint.pt" in str(info.value)
+
+
+def torch_module():
+    import torch
+
+    return torch.nn.Linear(2, 2)

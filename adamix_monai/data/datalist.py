@@ -36,6 +36,7 @@ import torch
 from nibabel.orientations import aff2axcodes
 
 from adamix_monai.data.cases import is_h5, read_case_file, single_channel_label
+from adamix_monai.errors import InputError
 
 __all__ = ["Datalist", "DatalistError"]
 
@@ -44,7 +45,7 @@ _SPLIT_ALIASES = {"val": "validation", "validation": "validation", "test": "test
 _MAX_SHOWN = 20
 
 
-class DatalistError(ValueError):
+class DatalistError(InputError, ValueError):
     """A datalist, or a file it names, is not usable; the message lists every problem with its entry."""
 
 

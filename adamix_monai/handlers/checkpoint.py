@@ -133,11 +133,20 @@ class ResumableCheckpoint:
         """Load the checkpoint if it exists; returns whether it did.
 
         Raises:
+            CheckpointError: when the file is damaged (truncated, empty, not a PyTorch file).
             ValueError: when the file holds no entry for one of the objects.
         """
         if not self.path.is_file():
             return False
-        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - a damaged file (truncated, empty, not PyTorch) is one user error
+            from adamix_monai.errors import CheckpointError
+
+            raise CheckpointError(
+                f"checkpoint '{self.path}' is damaged ({type(e).__name__}); delete it to start the run again from "
+                "the beginning (or restore it from a backup)."
+            ) from None
         missing = [key for key in self.objects if key not in state]
         if missing:
             raise ValueError(f"ResumableCheckpoint: {self.path} has no entry for {missing}; it belongs to another run.")

@@ -18,15 +18,19 @@ from typing import Any
 
 import torch
 
+from adamix_monai.errors import CheckpointError, InputError
 from adamix_monai.handlers.checkpoint import atomic_save
 from adamix_monai.utils import atomic_open, is_rank0
 
 __all__ = [
     "BundleInputError",
     "bundle_dir",
+    "checked_weights_path",
+    "choice",
     "config_literal",
     "default_dataset_dir",
     "first_existing",
+    "load_weights",
     "image_datalist",
     "labeled_label",
     "install_error_hook",
@@ -67,17 +71,15 @@ def config_literal(value: Any) -> Any:
     return value
 
 
-class BundleInputError(FileNotFoundError):
+class BundleInputError(InputError, FileNotFoundError):
     """A bundle's input (dataset folder, datalist, option) is missing or malformed; the message says what was
     expected and where to get it. On the command line it is printed as one line, without a traceback."""
 
 
 def _find_input_error(exc: BaseException | None) -> Exception | None:
-    from adamix_monai.data.datalist import DatalistError
-
     seen = set()
     while exc is not None and id(exc) not in seen:
-        if isinstance(exc, (BundleInputError, DatalistError)):
+        if isinstance(exc, InputError):
             return exc  # type: ignore[return-value]
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
@@ -257,6 +259,73 @@ def model_info(model_file: str | os.PathLike, key: str, default: Any) -> Any:
         return json.loads(path.read_text()).get(key, default) if path.is_file() else default
     except (OSError, ValueError):
         return default
+
+
+def load_weights(path: str | os.PathLike, network: torch.nn.Module | None = None, device: Any = "cpu") -> dict:
+    """Read a weights file (``torch.load(weights_only=True)``: a file cannot run code) and check it fits.
+
+    Args:
+        path: a state dict written by training (``model.pt``, ``model_final.pt``).
+        network: when given, every key and shape of its ``state_dict`` must be in the file, and no other key.
+        device: ``map_location``.
+
+    Returns:
+        The state dict.
+
+    Raises:
+        CheckpointError: one line naming the file: missing, not a PyTorch weights file (or damaged: truncated,
+            empty), or made for another network.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"weights '{file}' do not exist; train first or give the model file (model.pt).")
+    try:
+        state = torch.load(file, map_location=device, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every reason means the same to the user: not usable weights
+        reason = "it is empty" if file.stat().st_size == 0 else f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"
+        raise CheckpointError(
+            f"weights '{file}' are not a readable PyTorch weights file ({reason}); give a model.pt written by "
+            "training, or retrain if the file was damaged."
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"weights '{file}' hold no state dict of tensors; give a model.pt written by training.")
+    if network is not None:
+        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+        if missing or unexpected or wrong:
+            first = (wrong or missing or unexpected)[0]
+            detail = (
+                f"'{first}' has shape {tuple(state[first].shape)}, the network {expected[first]}"
+                if wrong
+                else f"{len(missing)} of the network's entries missing, {len(unexpected)} unknown (e.g. '{first}')"
+            )
+            raise CheckpointError(
+                f"weights '{file}' were made for another network ({detail}); give a model of this bundle."
+            )
+    return state
+
+
+def choice(value: Any, options: Sequence[Any], option: str) -> Any:
+    """``value`` when it is one of ``options``, else one clear error naming ``option``.
+
+    Raises:
+        BundleInputError: ``<option> must be one of ...``.
+    """
+    if value not in tuple(options):
+        raise BundleInputError(f"{option} must be one of {', '.join(map(str, options))}; got '{value}'.")
+    return value
+
+
+def checked_weights_path(path: str | os.PathLike, network: torch.nn.Module | None = None) -> str:
+    """``path`` after :func:`load_weights` has checked it (for MONAI's ``CheckpointLoader`` in ``inference.json``).
+
+    Raises:
+        CheckpointError: as :func:`load_weights`.
+    """
+    load_weights(path, network)
+    return str(path)
 
 
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
