@@ -50,3 +50,65 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, paradigm, mix
     for model in a:
         for name in a[model]:
             assert torch.equal(a[model][name], b[model][name]), f"{model}.{name}"
+
+
+def final_state(out_dir):
+    return torch.load(out_dir / "final.pt", weights_only=True)
+
+
+def assert_same_run(a, b):
+    assert set(a) == set(b)
+    for part in a:
+        for name in a[part]:
+            assert torch.equal(a[part][name], b[part][name]), f"{part}.{name}"
+
+
+def validations(log: str) -> list[float]:
+    line = next(line for line in log.splitlines() if line.startswith("validations "))
+    return [float(v) for v in line.removeprefix("validations [").rstrip("]").split(",") if v.strip()]
+
+
+@pytest.fixture(scope="module")
+def straight_runs(tmp_path_factory):
+    """Uninterrupted runs, one per paradigm: (final state, validation history)."""
+    out = {}
+    for paradigm, mix in (("self_training", "adamix"), ("co_training", "cutmix")):
+        folder = tmp_path_factory.mktemp(f"straight-{paradigm}")
+        log = run(folder, "--paradigm", paradigm, "--mix", mix)
+        out[paradigm] = (final_state(folder), validations(log), mix)
+    return out
+
+
+@pytest.mark.parametrize("paradigm", ["self_training", "co_training"])
+def test_kill_right_after_the_checkpoint_of_an_epochs_last_iteration(tmp_path, straight_runs, paradigm):
+    """The epoch-end checkpoint comes after the epoch's validation: nothing of that epoch is lost or repeated."""
+    expected, history, mix = straight_runs[paradigm]
+    args = ["--paradigm", paradigm, "--mix", mix]
+    log = run(tmp_path, *args, "--pause-after-save", "4", wait_for="saved 4")
+    assert "saved 4" in log
+    resumed = run(tmp_path, *args)
+    assert "resumed from 4" in resumed
+    assert validations(resumed) == history[1:]  # epoch 1 was validated before the save; 2 and 3 after the resume
+    assert_same_run(expected, final_state(tmp_path))  # weights, teacher/second student, best model, best Dice
+
+
+def test_kill_right_after_a_validation_before_its_checkpoint(tmp_path, straight_runs):
+    expected, history, mix = straight_runs["self_training"]
+    args = ["--paradigm", "self_training", "--mix", mix]
+    log = run(tmp_path, *args, "--pause-after-validation", "2", wait_for="validated 2")
+    assert "validated 2" in log
+    resumed = run(tmp_path, *args)
+    assert "resumed from 6" in resumed  # the last checkpoint before epoch 2's end; epoch 2 is replayed
+    assert validations(resumed) == history[1:]
+    assert_same_run(expected, final_state(tmp_path))
+
+
+def test_a_write_killed_half_way_leaves_nothing_that_breaks_the_resume(tmp_path, straight_runs):
+    expected, _, mix = straight_runs["self_training"]
+    args = ["--paradigm", "self_training", "--mix", mix]
+    run(tmp_path, *args, "--pause-after-save", "6", wait_for="saved 6")
+    stale = tmp_path / ".checkpoint.pt.k1ll3d.tmp"  # what a SIGKILL inside atomic_save leaves: a partial file
+    stale.write_bytes((tmp_path / "checkpoint.pt").read_bytes()[:1000])
+    resumed = run(tmp_path, *args)
+    assert "resumed from 6" in resumed and not stale.exists()
+    assert_same_run(expected, final_state(tmp_path))

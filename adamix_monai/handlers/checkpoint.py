@@ -112,13 +112,43 @@ class ResumableCheckpoint:
         self.resumed_from: int | None = None
 
     def attach(self, engine: Any) -> None:
-        """Register the resume at ``STARTED`` and the saves."""
+        """Register the resume at ``STARTED`` and the saves.
+
+        Mid-epoch saves come every ``save_every`` iterations. The last iteration of an epoch is never saved on
+        its own: the epoch's save comes at ``EPOCH_COMPLETED``, registered when the run starts, so after every
+        other epoch-end handler (the validation, the best-model saver, the history). A kill at any point then
+        resumes exactly: before that save, the run replays from the previous checkpoint, validation included;
+        after it, the epoch's validation and its effects (the best model, the random states it consumed) are in
+        the checkpoint.
+        """
         if self._name is None:
             self.logger = engine.logger
-        if self.resume:
-            engine.add_event_handler(Events.STARTED, self.load)
-        engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self.save)
+        engine.add_event_handler(Events.STARTED, self._start)
+        engine.add_event_handler(Events.ITERATION_COMPLETED(every=self.save_every), self._save_mid_epoch)
         engine.add_event_handler(Events.COMPLETED, self.save)
+
+    def _start(self, engine: Any) -> None:
+        self.remove_stale_temporaries()
+        if self.resume:
+            self.load(engine)
+        if not engine.has_event_handler(self.save, Events.EPOCH_COMPLETED):
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self.save)  # last: after the validation
+
+    def _save_mid_epoch(self, engine: Any) -> None:
+        length = getattr(engine.state, "epoch_length", None)
+        if length and engine.state.iteration % length == 0:
+            return  # saved at EPOCH_COMPLETED, after the epoch's validation
+        self.save(engine)
+
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete temporary files a write killed half-way left beside the checkpoint; returns them."""
+        if not is_rank0() or not self.path.parent.is_dir():
+            return []
+        stale = sorted(self.path.parent.glob(f".{self.path.name}.*.tmp"))
+        for tmp in stale:
+            tmp.unlink(missing_ok=True)
+            self.logger.info(f"removed {tmp}, left by a checkpoint write that did not finish")
+        return stale
 
     def save(self, engine: Any = None) -> None:
         """Write the checkpoint (rank 0 only)."""
