@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,39 @@ def _run_bundle(folder: Path, names: Sequence[str], overrides: dict[str, Any]) -
     install_error_hook()
     meta = folder / "configs" / "metadata.json"
     extra = {"meta_file": str(meta)} if meta.is_file() else {}
+    files = bundle_configs(folder, names)
+    _check_known_ids(files, overrides)
     # every value (file names, paths, option text) reaches the config parser as data, never as an expression
     values = {k: config_literal(v) for k, v in overrides.items() if v is not None}
-    run(config_file=bundle_configs(folder, names), **extra, **values)
+    with warnings.catch_warnings():
+        # MONAI warns on every parse that configs run code; these are the bundle's own configs, and user values
+        # reach them only as data (config_literal)
+        warnings.filterwarnings("ignore", message="parsing config_file", category=UserWarning)
+        run(config_file=files, **extra, **values)
+
+
+def _check_known_ids(files: Sequence[str], overrides: dict[str, Any]) -> None:
+    """Refuse an option that no config of the run defines, suggesting the closest id (a typo must not be ignored).
+
+    Raises:
+        BundleInputError: ``unknown option --labled_fraction (did you mean --labeled_fraction?)``.
+    """
+    import difflib
+
+    from monai.bundle import ConfigParser
+
+    from adamix_monai.workflows import BundleInputError
+
+    parser = ConfigParser(ConfigParser.load_config_files(list(files)))
+    known = sorted(str(k) for k in parser.get())
+    for key, value in overrides.items():
+        if value is None or key in parser:
+            continue
+        close = difflib.get_close_matches(key.split("#")[0], known, n=1, cutoff=0.6)
+        hint = f" (did you mean --{close[0]}?)" if close else ""
+        raise BundleInputError(
+            f"unknown option --{key}{hint}; the options are the ids of {', '.join(Path(f).name for f in files)}."
+        )
 
 
 def _run_training_workflow(
@@ -219,9 +250,10 @@ class Commands:
         from adamix_monai.workflows import image_datalist
 
         folder = resolve_bundle(bundle)
+        _check_known_ids(bundle_configs(folder, ["inference.json"]), overrides)
         if not Path(input).exists():
             raise FileNotFoundError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
-        items = image_datalist(input)
+        items = image_datalist(input, option="the input (adamix-monai infer BUNDLE INPUT)")
         out = Path(output_dir).resolve()
         before = {p: p.stat().st_mtime_ns for p in out.glob("*")} if out.is_dir() else {}
         groups = {

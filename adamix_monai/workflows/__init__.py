@@ -20,10 +20,13 @@ from adamix_monai.workflows.bundle import (
     save_model,
     write_model_info,
 )
+from adamix_monai.workflows.settings import SettingsError, check_settings
 
 __all__ = [
     "BundleInputError",
+    "SettingsError",
     "bundle_dir",
+    "check_settings",
     "checked_weights_path",
     "choice",
     "config_literal",

@@ -356,12 +356,15 @@ def save_model(network: torch.nn.Module, path: str | os.PathLike) -> bool:
 IMAGE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png", ".jpg", ".jpeg")
 
 
-def image_datalist(folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[dict[str, str]]:
+def image_datalist(
+    folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, option: str = "--input_dir"
+) -> list[dict[str, str]]:
     """A datalist ``[{"image": path}, ...]`` of the image files in a folder (or of one file), sorted by name.
 
     Args:
         folder: a folder, or one image file.
         suffixes: file name endings that count as images.
+        option: how the error messages name the input.
 
     Returns:
         The datalist.
@@ -373,8 +376,8 @@ def image_datalist(folder: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SU
     if path.is_file():
         return [{"image": str(path)}]
     if not path.is_dir():
-        raise BundleInputError(f"input '{path}' does not exist; set --input_dir to a folder of images or one image.")
+        raise BundleInputError(f"input '{path}' does not exist; set {option} to a folder of images or one image.")
     files = sorted(str(p) for p in path.iterdir() if p.is_file() and p.name.lower().endswith(tuple(suffixes)))
     if not files:
-        raise BundleInputError(f"input folder '{path}' holds no image ({', '.join(suffixes)}); set --input_dir.")
+        raise BundleInputError(f"input folder '{path}' holds no image ({', '.join(suffixes)}); check {option}.")
     return [{"image": f} for f in files]

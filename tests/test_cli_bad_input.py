@@ -1,0 +1,56 @@
+# Copyright (c) adamix-monai contributors
+# SPDX-License-Identifier: Apache-2.0
+"""Bad options through the real command line: exit status 2, one ``error:`` line naming the option, nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.acdc_fixtures import make_mini_acdc
+from tests.conftest import REPO_ROOT
+
+# (command, arguments, words the error line must hold)
+CASES = [
+    ("train", ["--labled_fraction", "0.05"], ["--labled_fraction", "did you mean --labeled_fraction"]),
+    ("train", ["--paradim", "supervised"], ["--paradim", "did you mean --paradigm"]),
+    ("train", ["--threshold", "2"], ["--threshold 2", "[0, 1]"]),
+    ("train", ["--mix_prob", "1.5"], ["--mix_prob 1.5", "[0, 1]"]),
+    ("train", ["--seed", "1.5"], ["--seed 1.5", "whole number"]),
+    ("train", ["--labeled_fraction", "0"], ["--labeled_fraction 0", "(0, 1]"]),
+    ("train", ["--labeled_fraction", "2"], ["--labeled_fraction 2", "(0, 1]"]),
+    ("train", ["--labeled_fraction", "abc"], ["--labeled_fraction 'abc'"]),
+    ("train", ["--epochs", "0"], ["--epochs 0", ">= 1"]),
+    ("train", ["--batch_size", "0"], ["--batch_size 0", ">= 1"]),
+    ("train", ["--image_size", "[120,120]"], ["--image_size", "multiples of 16"]),
+    ("train", ["--grid", "7"], ["--image_size", "divisible by --grid 7"]),
+    ("train", ["--topk", "65"], ["--topk 65", "[1, 64]"]),
+    ("train", ["--paradigm", "semi"], ["--paradigm 'semi'", "self_training"]),
+    ("train", ["--mix", "adamx"], ["--mix 'adamx'", "adamix"]),
+    ("train", ["--device", "cuda:7"], ["--device 'cuda:7'"]),
+    ("evaluate", ["--checkpoint", "foo"], ["--checkpoint", "'foo'"]),
+    ("evaluate", ["--split", "train"], ["--split", "'train'"]),
+]
+
+
+@pytest.fixture(scope="module")
+def mini_acdc(tmp_path_factory):
+    return make_mini_acdc(tmp_path_factory.mktemp("acdc"))
+
+
+@pytest.mark.parametrize("command, args, words", CASES, ids=[" ".join([c, *a]) for c, a, _ in CASES])
+def test_bad_option_is_one_line_exit_2_and_writes_nothing(tmp_path, mini_acdc, command, args, words):
+    root = tmp_path / "bundle_root"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", command, "acdc", "--profile", "cpu", "--dataset_dir", str(mini_acdc),
+         "--bundle_root", str(root), *args],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    for word in words:
+        assert word in lines[0]
+    assert not root.exists() or not any(root.rglob("*"))  # no run folder, no model, no partial output
