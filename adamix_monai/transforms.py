@@ -189,7 +189,7 @@ class AdaMix(RandomizableTransform):
             )
         if not 0.0 < box_area[0] <= box_area[1] <= 1.0:
             raise ValueError(f"AdaMix: box_area must satisfy 0 < low <= high <= 1, got {tuple(box_area)}.")
-        self.age = float(age)
+        self.set_age(age)
         if box_rule not in BOX_RULES:
             raise ValueError(f"AdaMix: box_rule must be one of {BOX_RULES}, got '{box_rule}'.")
         self.box_rule = box_rule
@@ -215,8 +215,15 @@ class AdaMix(RandomizableTransform):
         return self.mode != MixMode.NONE and bool(self._do_transform)
 
     def set_age(self, age: float) -> None:
-        """Set the age λ used by the self-paced modes."""
-        self.age = float(age)
+        """Set the age λ used by the self-paced modes.
+
+        Raises:
+            ValueError: when ``age`` is not a finite number >= 0 (NaN would make ``n`` meaningless).
+        """
+        value = float(age)
+        if not math.isfinite(value) or value < 0.0:
+            raise ValueError(f"AdaMix: the age must be a finite number >= 0, got {age}.")
+        self.age = value
 
     def randomize(self, data: Any = None) -> None:
         """Draw whether the next call mixes (probability ``prob``)."""
@@ -299,6 +306,14 @@ class AdaMix(RandomizableTransform):
                     f"AdaMix: '{aux_name}' has shape {tuple(aux_t.shape)} but '{name}' has {tuple(x_t.shape)}; "
                     "the auxiliary tensor must have the same shape as the tensor it is mixed into."
                 )
+            if aux_t.dtype != x_t.dtype or aux_t.device != x_t.device:
+                raise ValueError(
+                    f"AdaMix: '{aux_name}' is {aux_t.dtype} on {aux_t.device} but '{name}' is {x_t.dtype} on "
+                    f"{x_t.device}; the auxiliary tensor must have the dtype and device of the tensor it is mixed "
+                    "into (convert it first, e.g. aux.to(x))."
+                )
+            if x_t.device != x0.device:
+                raise ValueError(f"AdaMix: '{name}' is on {x_t.device} but the image is on {x0.device}.")
             pairs.append((x_t, aux_t))
 
         if randomize:

@@ -357,3 +357,26 @@ def test_real_acdc_slices_keep_labels_aligned(acdc_dir):
     assert bool((mean_after[hard] <= mean_before[hard]).all())
     easy = ~mix.last_stats.hard & (mix.last_stats.n > 0)
     assert bool((mean_after[easy] >= mean_before[easy]).all())
+
+
+@pytest.mark.parametrize("age", [float("nan"), float("inf"), -0.1])
+def test_set_age_refuses_nan_infinite_and_negative(age):
+    mix = AdaMix(mode="adamix")
+    with pytest.raises(ValueError, match="age must be a finite number"):
+        mix.set_age(age)
+
+
+def test_aux_of_another_dtype_of_the_same_width_is_refused_not_reinterpreted():
+    """int64 labels with float64 aux labels would otherwise be copied as raw bytes (4607182418800017408 for 1.0)."""
+    mix = AdaMixd(keys=["image", "label"], mode="iumix", grid=2, topk=1, prob=1.0)
+    x = torch.rand(2, 1, 8, 8)
+    batch = {
+        "image": x, "image_aux": torch.rand(2, 1, 8, 8),
+        "label": torch.zeros(2, 1, 8, 8, dtype=torch.int64), "label_aux": torch.ones(2, 1, 8, 8, dtype=torch.float64),
+        "confidence": torch.rand(2, 1, 8, 8), "confidence_aux": torch.rand(2, 1, 8, 8),
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="'label_aux' is torch.float64 .* 'label' is torch.int64"):
+        mix(batch)
+    batch["label_aux"] = batch["label_aux"].long()
+    out = mix(batch)
+    assert set(out["label"].unique().tolist()) <= {0, 1}
