@@ -116,6 +116,45 @@ def _run_training_workflow(
     _run_bundle(folder, [*names, *extra_configs], settings)
 
 
+def _stem(path: str) -> str:
+    from adamix_monai.workflows.bundle import IMAGE_SUFFIXES
+
+    name = Path(path).name
+    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(path).stem
+
+
+def _plan_outputs(items: list[dict[str, str]], source: Path, out: Path) -> list[dict[str, str]]:
+    """Check that no two inputs write the same prediction, and leave out predictions already in the input folder.
+
+    Each input ``<stem>.<ext>`` is written as ``<stem>_seg.nii.gz`` (volumes) or ``<stem>_seg.png`` (pictures); when
+    the output folder is the input folder, files named ``*_seg.<ext>`` are this command's earlier outputs and are not
+    segmented again.
+
+    Raises:
+        BundleInputError: naming two inputs that would write the same file.
+    """
+    from adamix_monai.workflows import BundleInputError
+
+    if source.is_dir() and source.resolve() == out:
+        items = [i for i in items if not _stem(i["image"]).endswith("_seg")]
+    seen: dict[str, str] = {}
+    for item in items:
+        picture = item["image"].lower().endswith(_PICTURES)
+        target = f"{_stem(item['image'])}_seg{'.png' if picture else '.nii.gz'}"
+        if target in seen:
+            raise BundleInputError(
+                f"adamix-monai infer: inputs '{seen[target]}' and '{item['image']}' would both be written as "
+                f"'{out / target}'; rename one of them or segment them separately."
+            )
+        seen[target] = item["image"]
+    if not items:
+        raise BundleInputError(f"adamix-monai infer: '{source}' holds only earlier predictions (*_seg files).")
+    return items
+
+
 class Commands:
     """adamix-monai: AdaMix for semi-supervised segmentation on MONAI.
 
@@ -255,6 +294,7 @@ class Commands:
             raise FileNotFoundError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
         items = image_datalist(input, option="the input (adamix-monai infer BUNDLE INPUT)")
         out = Path(output_dir).resolve()
+        items = _plan_outputs(items, Path(input), out)
         before = {p: p.stat().st_mtime_ns for p in out.glob("*")} if out.is_dir() else {}
         groups = {
             "volumes": [i for i in items if not i["image"].lower().endswith(_PICTURES)],

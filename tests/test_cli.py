@@ -187,3 +187,29 @@ def torch_module():
     import torch
 
     return torch.nn.Linear(2, 2)
+
+
+def test_infer_refuses_two_inputs_with_one_output_and_skips_its_own_outputs(tmp_path):
+    import nibabel as nib
+    import numpy as np
+    import torch
+
+    from adamix_monai.networks import AdaMixUNet
+
+    torch.manual_seed(0)
+    weights = tmp_path / "model.pt"
+    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    vol = nib.Nifti1Image(np.random.rand(20, 18, 2).astype(np.float32), np.eye(4))
+    nib.save(vol, folder / "x.nii.gz")
+    nib.save(vol, folder / "x.nii")
+    proc = _cli("infer", "acdc", str(folder), "--output_dir", str(tmp_path / "out"), "--checkpoint", str(weights))
+    _one_line_error(proc, "x.nii", "x.nii.gz", "would both be written as")
+    assert not (tmp_path / "out").exists()
+    (folder / "x.nii").unlink()
+    for _ in range(2):  # output folder = input folder, twice: the prediction is never segmented again
+        proc = _cli("infer", "acdc", str(folder), "--output_dir", str(folder), "--checkpoint", str(weights),
+                    "--image_size", "[32,32]")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in folder.iterdir()) == ["x.nii.gz", "x_seg.nii.gz"]
