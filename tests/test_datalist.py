@@ -118,3 +118,49 @@ def test_png_pairs_with_0_255_masks(tmp_path):
         Datalist(bad, num_classes=2)
     with pytest.raises(DatalistError, match=r"unexpected values \{255\}; expected classes 0..3"):
         Datalist(_write(tmp_path, {"training": pairs, "validation": pairs}), num_classes=4)
+
+
+def test_sections_a_typo_an_empty_validation_and_a_folder_are_refused(tmp_path):
+    train = [_pair(tmp_path, f"t{i}") for i in range(3)]
+    with pytest.raises(DatalistError, match=r"unknown section 'validaton' \(did you mean 'validation'\?\)"):
+        Datalist(_write(tmp_path, {"training": train, "validaton": train[:1]}), num_classes=4)
+    with pytest.raises(DatalistError, match="section 'validation' is empty"):
+        Datalist(_write(tmp_path, {"training": train, "validation": []}), num_classes=4)
+    metadata = {"name": "mine", "labels": {"0": "bg"}, "numTraining": 3, "training": train}  # MSD keys pass
+    assert len(Datalist(_write(tmp_path, metadata), num_classes=4).sections["training"]) == 2
+    with pytest.raises(DatalistError, match="is a folder; give the datalist JSON file itself"):
+        Datalist(tmp_path, num_classes=4)
+
+
+def test_images_the_bundle_cannot_use_are_named(tmp_path):
+    good = [_pair(tmp_path, f"t{i}") for i in range(2)]
+    nib.save(nib.Nifti1Image(np.random.rand(8, 7, 3, 2).astype(np.float32), AFFINE), tmp_path / "img" / "two.nii.gz")
+    nan = np.random.rand(8, 7, 3).astype(np.float32)
+    nan[1, 1, 1] = np.nan
+    nib.save(nib.Nifti1Image(nan, AFFINE), tmp_path / "img" / "nan.nii.gz")
+    Image.fromarray(np.zeros((8, 7), np.uint8)).save(tmp_path / "img" / "flat.png")
+    entries = good + [{"image": "img/two.nii.gz", "label": good[0]["label"]},
+                      {"image": "img/nan.nii.gz", "label": good[0]["label"]}]  # fmt: skip
+    with pytest.raises(DatalistError) as info:
+        Datalist(_write(tmp_path, {"training": entries}), num_classes=4, image_channels=1, image_dims=(2, 3))
+    text = str(info.value)
+    assert "training[2] (two.nii.gz)" in text and "has 2 channel(s); this bundle's network takes 1" in text
+    assert "training[3] (nan.nii.gz)" in text and "NaN or infinite" in text
+    # a PNG where a 3D volume is read (LA), and a single-channel NIfTI where RGB is read (ISIC)
+    with pytest.raises(DatalistError, match=r"is 2D .* this bundle reads 3D images"):
+        Datalist(_write(tmp_path, {"training": good, "unlabeled": ["img/flat.png"]}), num_classes=4, image_dims=(3,))
+    with pytest.raises(DatalistError, match=r"has 1 channel\(s\); this bundle's network takes 3"):
+        Datalist(_write(tmp_path, {"training": good}), num_classes=4, image_channels=3)
+
+
+def test_a_mask_mixing_1_and_255_is_refused(tmp_path):
+    pairs = []
+    for i, values in enumerate(([0, 1], [0, 255], [0, 1, 255])):
+        Image.fromarray(np.full((6, 5, 3), 90, np.uint8)).save(tmp_path / f"i{i}.png")
+        mask = np.zeros((6, 5), np.uint8)
+        mask.flat[: len(values)] = values
+        Image.fromarray(mask).save(tmp_path / f"m{i}.png")
+        pairs.append({"image": f"i{i}.png", "label": f"m{i}.png"})
+    with pytest.raises(DatalistError, match=r"training\[2\] .* mixes the values 1 and 255") as info:
+        Datalist(_write(tmp_path, {"training": pairs}), num_classes=2, image_channels=3, image_dims=(2,))
+    assert "training[0]" not in str(info.value) and "training[1]" not in str(info.value)

@@ -25,6 +25,7 @@ bundle. All problems are reported together, each naming its entry (``training[3]
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -69,6 +70,9 @@ class Datalist:
         holdout: the fraction of ``training`` held out for validation when the datalist has no ``validation``.
         check: read every file once now and report all problems (turn off only for datasets checked before).
         reader: MONAI reader for non-h5 files (None: by suffix).
+        image_channels: the channels the bundle's network takes (1 for MRI, 3 for RGB); None: any.
+        image_dims: the spatial dimensions the bundle reads (``(2, 3)`` for ACDC's slices or volumes, ``(3,)`` for
+            LA, ``(2,)`` for ISIC); None: any.
 
     Raises:
         FileNotFoundError: when the datalist file does not exist.
@@ -84,10 +88,18 @@ class Datalist:
         holdout: float = 0.1,
         check: bool = True,
         reader: Any = None,
+        image_channels: int | None = None,
+        image_dims: Sequence[int] | None = None,
     ) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise DatalistError(
+                f"datalist '{self.path}' is a folder; give the datalist JSON file itself (e.g. {self.path / 'datalist.json'})."
+            )
         if not self.path.is_file():
             raise FileNotFoundError(f"datalist '{self.path}' does not exist; expected a JSON file (see the README).")
+        self.image_channels = None if image_channels is None else int(image_channels)
+        self.image_dims = None if image_dims is None else tuple(int(d) for d in image_dims)
         self.num_classes = int(num_classes)
         self.base_dir = Path(base_dir) if base_dir is not None else self.path.resolve().parent
         self.include_training = bool(include_training)
@@ -103,8 +115,19 @@ class Datalist:
         for section in SECTIONS:
             if section in raw:
                 self.sections[section] = self._entries(section, raw[section], problems)
+        for key, value in raw.items():  # a list under another name is a misspelt section (metadata keys pass)
+            if key not in SECTIONS and isinstance(value, list):
+                close = difflib.get_close_matches(str(key), SECTIONS, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                problems.append(f"unknown section '{key}'{hint}; the sections are {', '.join(SECTIONS)}")
         if not self.sections.get("training") and not problems:
             problems.append('section \'training\' is missing or empty; expected [{"image": ..., "label": ...}, ...]')
+        for section in ("validation", "test"):
+            if section in raw and isinstance(raw[section], list) and not raw[section]:
+                problems.append(
+                    f"section '{section}' is empty; add labeled pairs, or remove it"
+                    + (" (the last tenth of 'training' is then held out)" if section == "validation" else "")
+                )
         if problems:
             raise DatalistError(self._report(problems))
         if "validation" not in self.sections:
@@ -188,6 +211,10 @@ class Datalist:
                 except (FileNotFoundError, ValueError) as e:
                     problems.append(f"{where}: image: {e}")
                     continue
+                image_problem = self._image_problem(image)
+                if image_problem:
+                    problems.append(f"{where}: image '{item['image']}' {image_problem}")
+                    continue
                 if "label" not in item or section == "unlabeled":
                     continue
                 try:
@@ -212,6 +239,11 @@ class Datalist:
                     problems.append(f"{where}: {e}")
                     continue
                 found = {float(v) for v in torch.unique(label).tolist()}
+                if self.num_classes == 2 and {1.0, 255.0} <= found:
+                    problems.append(
+                        f"{where}: label '{item['label']}' mixes the values 1 and 255; expected a 0/1 or a 0/255 mask"
+                    )
+                    continue
                 bad = sorted(v for v in found if v not in allowed)
                 if bad:
                     shown = ", ".join(f"{v:g}" for v in bad[:8]) + (", ..." if len(bad) > 8 else "")
@@ -221,6 +253,18 @@ class Datalist:
                     )
         if problems:
             raise DatalistError(self._report(problems))
+
+    def _image_problem(self, image: torch.Tensor) -> str:
+        """Why the bundle cannot use this image (dimensions, channels, non-finite values), or ''."""
+        dims = image.ndim - 1
+        if self.image_dims is not None and dims not in self.image_dims:
+            wanted = " or ".join(f"{d}D" for d in self.image_dims)
+            return f"is {dims}D (shape {tuple(image.shape[1:])}); this bundle reads {wanted} images"
+        if self.image_channels is not None and image.shape[0] != self.image_channels:
+            return f"has {image.shape[0]} channel(s); this bundle's network takes {self.image_channels}"
+        if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+            return "holds NaN or infinite values"
+        return ""
 
     # ---------------------------------------------------------------- items
     def items(self, section: str) -> list[dict[str, Any]]:

@@ -83,7 +83,8 @@ def check_settings(**settings: Any) -> bool:
         bad("mix", f"expected one of {', '.join(MIXES)}")
     if "labeled_fraction" in given:
         f = given["labeled_fraction"]
-        if not (_is_number(f) and 0.0 < float(f) <= 1.0):
+        from_datalist = isinstance(f, str) and f.endswith("labeled") and f[: -len("labeled")].isdigit()
+        if not from_datalist and not (_is_number(f) and 0.0 < float(f) <= 1.0):
             bad("labeled_fraction", "expected a number in (0, 1], e.g. 0.1 for 10%")
     if "seed" in given and not (_is_int(given["seed"]) and given["seed"] >= 0):
         bad("seed", "expected a whole number >= 0")
