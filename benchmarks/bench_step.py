@@ -124,6 +124,8 @@ def child(args: argparse.Namespace) -> None:
         topk=16,
         amp=args.amp,
         channels_last=args.channels_last,
+        fuse_forwards=args.fuse_forwards,
+        skip_unused_passes=args.skip_unused_passes,
         unlabeled_data_loader=None
         if args.paradigm == "supervised"
         else make_loader(dataset(False), args.batch, seed=0, stream=2),
@@ -165,6 +167,10 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--prob", type=float, default=0.5, help="mix probability per batch (0.5 as the paper)")
     parser.add_argument("--channels-last", action="store_true", help="SemiSupervisedTrainer(channels_last=True)")
+    parser.add_argument("--fuse-forwards", action="store_true", help="speed option: one no-grad forward per model")
+    parser.add_argument(
+        "--skip-unused-passes", action="store_true", help="speed option: skip no-grad views nothing reads"
+    )
     parser.add_argument("--paradigms", default=",".join(PARADIGMS))
     parser.add_argument("--mixes", default=",".join(MIXES))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -184,6 +190,7 @@ def main() -> None:
         f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
         f"{model}, B={args.batch} labeled + {args.batch} unlabeled, "
         f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, "
+        f"fuse_forwards={args.fuse_forwards}, skip_unused_passes={args.skip_unused_passes}, "
         f"mean of {args.iters} iterations after {args.warmup} warm-up"
     )
     slowest = args.dims == 3  # 3D: few, long iterations; also show the slowest
@@ -223,6 +230,10 @@ def main() -> None:
                 cmd.append("--amp")
             if args.channels_last:
                 cmd.append("--channels-last")
+            if args.fuse_forwards:
+                cmd.append("--fuse-forwards")
+            if args.skip_unused_passes:
+                cmd.append("--skip-unused-passes")
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"| {paradigm} | {mix} | failed: {done.stderr.strip().splitlines()[-1]} | |")
