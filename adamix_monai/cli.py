@@ -19,6 +19,7 @@ from typing import Any
 import fire
 
 from adamix_monai.demo import run_demo
+from adamix_monai.workflows.bundle import BundleInputError
 
 __all__ = ["Commands", "bundle_configs", "main", "resolve_bundle"]
 
@@ -30,7 +31,7 @@ def resolve_bundle(bundle: str) -> Path:
     """A bundle folder from a short name (``acdc``), a folder name (``adamix_acdc``) or a path.
 
     Raises:
-        FileNotFoundError: naming what was looked for and the bundles that exist.
+        BundleInputError: naming what was looked for and the bundles that exist.
     """
     path = Path(bundle)
     candidates = [path, _BUNDLES / bundle, _BUNDLES / f"adamix_{bundle}", Path.cwd() / "bundles" / f"adamix_{bundle}"]
@@ -38,7 +39,7 @@ def resolve_bundle(bundle: str) -> Path:
         if (folder / "configs" / "train.json").is_file() or (folder / "configs" / "inference.json").is_file():
             return folder.resolve()
     known = sorted(p.name.removeprefix("adamix_") for p in _BUNDLES.glob("adamix_*") if (p / "configs").is_dir())
-    raise FileNotFoundError(
+    raise BundleInputError(
         f"adamix-monai: no bundle '{bundle}' (looked for {', '.join(str(c) for c in candidates)}); "
         f"known bundles: {', '.join(known) or 'none'}, or give a bundle folder."
     )
@@ -49,7 +50,7 @@ def bundle_configs(folder: Path, names: Sequence[str]) -> list[str]:
     files = [folder / "configs" / n for n in names]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        raise FileNotFoundError(f"adamix-monai: bundle '{folder}' lacks {', '.join(missing)}.")
+        raise BundleInputError(f"adamix-monai: bundle '{folder}' lacks {', '.join(missing)}.")
     return [str(f) for f in files]
 
 
@@ -291,7 +292,7 @@ class Commands:
         folder = resolve_bundle(bundle)
         _check_known_ids(bundle_configs(folder, ["inference.json"]), overrides)
         if not Path(input).exists():
-            raise FileNotFoundError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
+            raise BundleInputError(f"adamix-monai infer: input '{input}' does not exist; give an image or a folder.")
         items = image_datalist(input, option="the input (adamix-monai infer BUNDLE INPUT)")
         out = Path(output_dir).resolve()
         items = _plan_outputs(items, Path(input), out)
@@ -303,7 +304,7 @@ class Commands:
         settings: dict[str, Any] = {"output_dir": str(out), "bundle_root": str(folder)}
         if checkpoint is not None:
             if not Path(checkpoint).is_file():
-                raise FileNotFoundError(f"adamix-monai infer: --checkpoint '{checkpoint}' does not exist.")
+                raise BundleInputError(f"adamix-monai infer: --checkpoint '{checkpoint}' does not exist.")
             settings["checkpoint"] = str(Path(checkpoint).resolve())
         if device is not None:
             settings["device"] = torch.device(device)
@@ -396,7 +397,7 @@ class Commands:
                 files.append(p / "eval-test-best" / "summary.json" if p.is_dir() else p)
         missing = [str(f) for f in files if not f.is_file()]
         if not files or missing:
-            raise FileNotFoundError(f"adamix-monai table: no summary file at {missing or list(summaries)}.")
+            raise BundleInputError(f"adamix-monai table: no summary file at {missing or list(summaries)}.")
         text = collect_table(files, mode=mode, title=title)
         if output:
             with atomic_open(output) as f:
@@ -416,7 +417,7 @@ def main() -> None:
     try:
         fire.Fire(Commands, command=argv, name="adamix-monai")
     except Exception as e:  # noqa: BLE001 - only input errors are shortened, the rest is re-raised
-        found = _find_input_error(e) or (e if isinstance(e, FileNotFoundError) else None)
+        found = _find_input_error(e)  # only input errors (adamix_monai.errors.InputError) are shortened
         if found is None:
             raise
         print(f"error: {found}", file=sys.stderr)

@@ -341,14 +341,23 @@ def run_demo(
         The output folder.
 
     Raises:
-        ValueError: on a size that is not a multiple of 4, a batch larger than the labeled or unlabeled set, or
-            fewer than one iteration.
+        SettingsError: (a ``ValueError``) on a value that is not a whole number, a size that is not a multiple of
+            4, a batch larger than the labeled or unlabeled set, or fewer than one iteration.
     """
+    from adamix_monai.workflows.settings import SettingsError
+
+    counts = dict(iterations=iterations, warmup=warmup, size=size, batch=batch, labeled=labeled, unlabeled=unlabeled,
+                  test=test, seed=seed, threads=threads)  # fmt: skip
+    wrong = [f"--{k} {v!r}" for k, v in counts.items() if not isinstance(v, int) or isinstance(v, bool)]
+    if wrong:
+        raise SettingsError(f"demo: {', '.join(wrong)}: expected whole numbers.")
+    if threads < 1 or seed < 0:
+        raise SettingsError(f"demo: need --threads >= 1 and --seed >= 0; got threads {threads}, seed {seed}.")
     if size % 4 or size < 16:
-        raise ValueError(f"run_demo: size must be a multiple of 4 and at least 16, got {size}.")
+        raise SettingsError(f"demo: --size must be a multiple of 4 and at least 16, got {size}.")
     if not 1 <= batch <= min(labeled, unlabeled) or test < 1 or iterations < 1 or warmup < 0:
-        raise ValueError(
-            "run_demo: need 1 <= batch <= labeled and unlabeled, test >= 1, iterations >= 1 and warmup >= 0; got "
+        raise SettingsError(
+            "demo: need 1 <= batch <= labeled and unlabeled, test >= 1, iterations >= 1 and warmup >= 0; got "
             f"batch {batch}, labeled {labeled}, unlabeled {unlabeled}, test {test}, iterations {iterations}, "
             f"warmup {warmup}."
         )

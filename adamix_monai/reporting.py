@@ -224,12 +224,26 @@ def collect_table(summaries: Sequence[str | os.PathLike], mode: str = "honest", 
 
     Returns:
         The Markdown table.
+
+    Raises:
+        InputError: naming a file that is not an evaluation summary (not JSON, or without the metrics).
     """
+    from adamix_monai.errors import InputError
+
+    if mode not in ("honest", "paper"):
+        raise InputError(f"table: --mode must be honest or paper, got '{mode}'.")
     groups: dict[tuple[str, str, str, str], list[dict[str, float]]] = {}
     for path in summaries:
-        info = json.loads(Path(path).read_text())
-        key = (info["method"], info["labeled"], info.get("perturbation", ""), info.get("framework", ""))
-        groups.setdefault(key, []).append(info[mode]["mean"])
+        try:
+            info = json.loads(Path(path).read_text())
+            key = (info["method"], info["labeled"], info.get("perturbation", ""), info.get("framework", ""))
+            mean = {m: info[mode]["mean"][m] for m in METRICS}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(
+                f"table: '{path}' is not an evaluation summary.json ({type(e).__name__}: {str(e)[:80]}); give the "
+                "summary.json files that evaluate writes, or run folders."
+            ) from None
+        groups.setdefault(key, []).append(mean)
     lines = [f"# {title}", ""] if title else []
     lines += [
         "| Method | Labeled | Runs | DSC (%) | Jaccard (%) | 95HD | ASD | Perturbation | Framework |",

@@ -54,3 +54,29 @@ def test_bad_option_is_one_line_exit_2_and_writes_nothing(tmp_path, mini_acdc, c
     for word in words:
         assert word in lines[0]
     assert not root.exists() or not any(root.rglob("*"))  # no run folder, no model, no partial output
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["demo", "--size", "30"], ["--size", "multiple of 4"]),
+        (["demo", "--iterations", "1.5"], ["--iterations 1.5", "whole numbers"]),
+        (["demo", "--batch", "0"], ["batch 0"]),
+        (["table", "README.md"], ["README.md", "not an evaluation summary.json"]),
+        (["table", "FOREIGN"], ["foreign.json", "not an evaluation summary.json"]),
+        (["table", "FOREIGN", "--mode", "exact"], ["--mode", "honest or paper"]),
+    ],
+)
+def test_demo_and_table_bad_values_are_one_line(tmp_path, args, words):
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"some": "other json"}')
+    args = [str(foreign) if a == "FOREIGN" else a for a in args]
+    if args[0] == "demo":
+        args += ["--output_dir", str(tmp_path / "demo")]
+    proc = subprocess.run([sys.executable, "-m", "adamix_monai", *args], capture_output=True, text=True,
+                          cwd=REPO_ROOT, timeout=300)  # fmt: skip
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
+    for word in words:
+        assert word in lines[0]
+    assert not (tmp_path / "demo").exists()
