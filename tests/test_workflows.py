@@ -102,11 +102,24 @@ def test_error_hook_prints_one_line_for_wrapped_input_errors():
         "except BundleInputError as e:\n    raise RuntimeError('Failed to evaluate') from e\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: the folder X is missing"
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: the folder X is missing" and proc.returncode == 2
     proc = subprocess.run(
         [sys.executable, "-c", "from adamix_monai.workflows import install_error_hook\ninstall_error_hook()\n1/0"],
         capture_output=True,
         text=True,
     )
     assert "Traceback" in proc.stderr and "ZeroDivisionError" in proc.stderr
+
+
+def test_bundle_run_through_monais_own_command_exits_2_on_a_bad_setting(tmp_path):
+    """python -m monai.bundle run: an input error is one error line and exit status 2, and writes nothing."""
+    root = tmp_path / "root"
+    proc = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run", "--config_file", "bundles/adamix_acdc/configs/train.json",
+         "--bundle_root", str(root), "--threshold", "2"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and errors == ["error: --threshold 2: expected a number in [0, 1]."]
+    assert "Traceback" not in proc.stderr and not root.exists()

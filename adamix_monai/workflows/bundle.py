@@ -87,9 +87,10 @@ def _find_input_error(exc: BaseException | None) -> Exception | None:
 
 
 def install_error_hook() -> bool:
-    """Make an uncaught :class:`BundleInputError` (even wrapped by MONAI's config parser) print as one clear line.
+    """Make an uncaught input error (even wrapped by MONAI's config parser) print as one clear line, exit status 2.
 
-    Other errors keep Python's usual traceback. Called from the bundles' ``initialize`` section.
+    Input errors are :class:`~adamix_monai.errors.InputError` and its subclasses; other errors keep Python's usual
+    traceback. Called from the bundles' ``initialize`` section.
 
     Returns:
         True (so it can sit in a config list).
@@ -102,7 +103,9 @@ def install_error_hook() -> bool:
         found = _find_input_error(value)
         if found is not None:
             print(f"error: {found}", file=sys.stderr)
-            return
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(2)  # the input-error status; nothing was written that needs interpreter clean-up
         previous(kind, value, tb)
 
     hook._adamix_hook = True  # type: ignore[attr-defined]
