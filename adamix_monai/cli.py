@@ -10,6 +10,7 @@ need not write configs; every other bundle id can still be set with ``--<id> <va
 from __future__ import annotations
 
 import glob
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -156,6 +157,41 @@ def _plan_outputs(items: list[dict[str, str]], source: Path, out: Path) -> list[
     return items
 
 
+def _check_writable(out: Path) -> None:
+    """The output folder can be created or written to (checked without creating anything)."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise BundleInputError(f"adamix-monai infer: cannot write predictions to '{out}' ('{existing}' is not a "
+                               "writable folder); choose another --output_dir.")  # fmt: skip
+
+
+def _check_images(inference_config: str, items: list[dict[str, str]]) -> None:
+    """Read every input once: each must be an image the bundle's network can take (before anything is written)."""
+    from monai.bundle import ConfigParser
+
+    from adamix_monai.data.cases import read_case_file
+    from adamix_monai.data.datalist import image_problem
+
+    parser = ConfigParser(ConfigParser.load_config_file(inference_config))
+    channels = parser.get("network_def", {}).get("in_channels")
+    dims = parser.get("image_dims")
+    problems = []
+    for item in items:
+        try:
+            image = read_case_file(item["image"]).as_tensor()
+        except (FileNotFoundError, ValueError) as e:
+            problems.append(str(e))
+            continue
+        problem = image_problem(image, channels if isinstance(channels, int) else None, dims)
+        if problem:
+            problems.append(f"'{item['image']}' {problem}")
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise BundleInputError("adamix-monai infer: " + "; ".join(problems[:3]) + more + ".")
+
+
 class Commands:
     """adamix-monai: AdaMix for semi-supervised segmentation on MONAI.
 
@@ -296,6 +332,8 @@ class Commands:
         items = image_datalist(input, option="the input (adamix-monai infer BUNDLE INPUT)")
         out = Path(output_dir).resolve()
         items = _plan_outputs(items, Path(input), out)
+        _check_writable(out)
+        _check_images(bundle_configs(folder, ["inference.json"])[0], items)
         before = {p: p.stat().st_mtime_ns for p in out.glob("*")} if out.is_dir() else {}
         groups = {
             "volumes": [i for i in items if not i["image"].lower().endswith(_PICTURES)],

@@ -213,3 +213,36 @@ def test_infer_refuses_two_inputs_with_one_output_and_skips_its_own_outputs(tmp_
                     "--image_size", "[32,32]")  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in folder.iterdir()) == ["x.nii.gz", "x_seg.nii.gz"]
+
+
+@pytest.mark.parametrize("kind", ["not_an_image", "rgb_png", "4d_nifti", "unwritable_output"])
+def test_infer_refuses_inputs_the_bundle_cannot_take_before_writing(tmp_path, kind):
+    import nibabel as nib
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from adamix_monai.networks import AdaMixUNet
+
+    weights = tmp_path / "model.pt"
+    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    out = tmp_path / "out"
+    if kind == "not_an_image":
+        (folder / "scan.nii.gz").write_text("hello")
+        words = ["scan.nii.gz", "cannot read"]
+    elif kind == "rgb_png":
+        Image.fromarray(np.zeros((12, 10, 3), np.uint8)).save(folder / "photo.png")
+        words = ["photo.png", "has 3 channel(s)", "takes 1"]
+    elif kind == "4d_nifti":
+        nib.save(nib.Nifti1Image(np.random.rand(10, 9, 3, 5).astype(np.float32), np.eye(4)), folder / "cine.nii.gz")
+        words = ["cine.nii.gz", "channel(s)"]
+    else:
+        nib.save(nib.Nifti1Image(np.random.rand(10, 9, 3).astype(np.float32), np.eye(4)), folder / "vol.nii.gz")
+        (tmp_path / "a_file").write_text("")
+        out = tmp_path / "a_file" / "preds"
+        words = ["cannot write predictions", "a_file"]
+    proc = _cli("infer", "acdc", str(folder), "--output_dir", str(out), "--checkpoint", str(weights))
+    _one_line_error(proc, *words)
+    assert not out.exists()
