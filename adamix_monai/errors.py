@@ -8,7 +8,7 @@ Every error about what a user gave (a file, a folder, a datalist, an option valu
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "InputError"]
+__all__ = ["CheckpointError", "DatasetError", "InputError"]
 
 
 class InputError(Exception):
@@ -17,3 +17,8 @@ class InputError(Exception):
 
 class CheckpointError(InputError, ValueError):
     """A weights or checkpoint file cannot be used: not a PyTorch file, damaged, or made for another network."""
+
+
+class DatasetError(InputError, ValueError):
+    """A file of a dataset folder is unusable (unreadable, wrong dtype, image and label shapes that differ, label
+    values outside the classes); the message names every such file."""

@@ -70,3 +70,34 @@ def test_clear_errors(tmp_path, acdc_dir):
     corrupt.write_bytes(b"not an h5 file")
     with pytest.raises(ValueError, match="cannot read .*corrupt.h5.* for key 'image'"):
         LoadH5d(keys=["image"])({"image": str(corrupt)})
+
+
+def test_unusable_h5_files_are_named_before_a_run(tmp_path):
+    import h5py
+    import numpy as np
+
+    from adamix_monai.data.acdc import ACDC
+    from adamix_monai.errors import DatasetError, InputError
+    from tests.acdc_fixtures import make_mini_acdc
+
+    root = make_mini_acdc(tmp_path)
+    slices = sorted((root / "data" / "slices").glob("*.h5"))
+    edits = {
+        0: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.full((48, 48), 0.5))),  # 0.5 label
+        1: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.zeros((20, 48), np.uint8))),
+        2: lambda f: (f.__delitem__("image"), f.create_dataset("image", data=np.zeros((48, 48), np.uint8))),
+        3: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.full((48, 48), 7, np.uint8))),
+    }
+    for index, edit in edits.items():
+        with h5py.File(slices[index], "r+") as f:
+            edit(f)
+    with pytest.raises(DatasetError) as info:
+        ACDC(root).labeled_items(1.0)
+    text = str(info.value)
+    assert isinstance(info.value, InputError) and "4 unusable file(s)" in text
+    assert "non-integer values (e.g. 0.5)" in text and "differs from label shape (20, 48)" in text
+    assert "image is uint8; expected floats" in text and "label holds [7]" in text
+    assert len(ACDC(root, check=False).labeled_items(1.0)) == len(slices)
+    (root / "data" / "patient095_frame01.h5").write_bytes(b"truncated")
+    with pytest.raises(DatasetError, match="test volumes: 1 unusable .* cannot be read as HDF5"):
+        ACDC(root).volume_items("test")

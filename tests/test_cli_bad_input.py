@@ -80,3 +80,24 @@ def test_demo_and_table_bad_values_are_one_line(tmp_path, args, words):
     for word in words:
         assert word in lines[0]
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_bad_file_in_the_papers_folder_stops_the_run_before_its_folder_exists(tmp_path):
+    import h5py
+    import numpy as np
+
+    root = make_mini_acdc(tmp_path / "acdc")
+    first = sorted((root / "data" / "slices").glob("*.h5"))[0]
+    with h5py.File(first, "r+") as f:
+        del f["label"]
+        f["label"] = np.full((48, 48), 9, np.uint8)
+    out = tmp_path / "bundle_root"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", "train", "acdc", "--profile", "cpu", "--dataset_dir", str(root),
+         "--bundle_root", str(out)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert first.name in lines[0] and "label holds [9]" in lines[0]
+    assert not out.exists() or not any(out.rglob("*"))

@@ -26,6 +26,8 @@ import torch
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from adamix_monai.data.h5_checks import check_h5_items
+
 __all__ = ["ACDC", "LoadH5d"]
 
 _GET_ACDC = (
@@ -40,15 +42,21 @@ class ACDC:
     Args:
         root: the folder holding ``train_slices.list`` and ``data/``.
         num_training_patients: patients in the training split (70), for the labeled fractions.
+        num_classes: classes of the labels, background included (4).
+        check: read the labeled slices and the val/test volumes when their items are asked for, and stop with one
+            error naming every unusable file (float image, label of the image's shape, classes 0..3).
 
     Raises:
         FileNotFoundError: when the folder does not have the expected layout (the message says what is missing
             and where to get ACDC).
     """
 
-    def __init__(self, root: str | Path, num_training_patients: int = 70) -> None:
+    def __init__(
+        self, root: str | Path, num_training_patients: int = 70, num_classes: int = 4, check: bool = True
+    ) -> None:
         self.root = Path(root)
         self.num_training_patients = int(num_training_patients)
+        self.num_classes, self.check = int(num_classes), bool(check)
         expected = [
             self.root / "train_slices.list",
             self.root / "val.list",
@@ -104,16 +112,18 @@ class ACDC:
         return str(self.root / "data" / f"{volume_id}.h5")
 
     def labeled_items(self, fraction: float) -> list[dict[str, str]]:
-        """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice."""
-        return [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
+        """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice (checked, see ``check``)."""
+        items = [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' labeled slices") if self.check else items
 
     def unlabeled_items(self) -> list[dict[str, str]]:
         """Datalist of every training slice, image only (labels unreachable)."""
         return [{"image": self.slice_path(s)} for s in self.training_slices()]
 
     def volume_items(self, split: str) -> list[dict[str, str]]:
-        """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}``."""
-        return [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
+        """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}`` (checked)."""
+        items = [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' {split} volumes") if self.check else items
 
 
 class LoadH5d(MapTransform):
