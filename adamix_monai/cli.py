@@ -80,19 +80,16 @@ def _check_known_ids(files: Sequence[str], overrides: dict[str, Any]) -> None:
     Raises:
         BundleInputError: ``unknown option --labled_fraction (did you mean --labeled_fraction?)``.
     """
-    import difflib
-
     from monai.bundle import ConfigParser
 
     from adamix_monai.workflows import BundleInputError
+    from adamix_monai.workflows.settings import closest_id_hint, is_config_id
 
     parser = ConfigParser(ConfigParser.load_config_files(list(files)))
-    known = sorted(str(k) for k in parser.get())
     for key, value in overrides.items():
-        if value is None or key in parser:
+        if value is None or is_config_id(parser, key):
             continue
-        close = difflib.get_close_matches(key.split("#")[0], known, n=1, cutoff=0.6)
-        hint = f" (did you mean --{close[0]}?)" if close else ""
+        hint = closest_id_hint(parser, key)
         raise BundleInputError(
             f"unknown option --{key}{hint}; the options are the ids of {', '.join(Path(f).name for f in files)}."
         )

@@ -123,3 +123,15 @@ def test_bundle_run_through_monais_own_command_exits_2_on_a_bad_setting(tmp_path
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert proc.returncode == 2 and errors == ["error: --threshold 2: expected a number in [0, 1]."]
     assert "Traceback" not in proc.stderr and not root.exists()
+
+
+def test_monai_bundle_run_warns_about_ids_nothing_reads(capsys):
+    from adamix_monai.workflows import warn_unknown_overrides
+
+    configs = "['bundles/adamix_acdc/configs/train.json','bundles/adamix_acdc/configs/cpu.json']"
+    argv = ["/venv/lib/monai/bundle/__main__.py", "run", "--config_file", configs, "--labled_fraction", "0.05",
+            "--epochs", "2", "--network_def#channels", "[4]", "--meta_file", "m.json"]  # fmt: skip
+    assert warn_unknown_overrides(argv) == ["labled_fraction"]
+    err = capsys.readouterr().err
+    assert "warning: --labled_fraction is not an id" in err and "did you mean --labeled_fraction?" in err
+    assert warn_unknown_overrides(["adamix-monai", "train", "acdc"]) == []  # the CLI refuses instead

@@ -20,7 +20,7 @@ from adamix_monai.workflows.bundle import (
     save_model,
     write_model_info,
 )
-from adamix_monai.workflows.settings import SettingsError, check_settings
+from adamix_monai.workflows.settings import SettingsError, check_settings, warn_unknown_overrides
 
 __all__ = [
     "BundleInputError",
@@ -42,5 +42,6 @@ __all__ = [
     "require_dataset",
     "run_name",
     "save_model",
+    "warn_unknown_overrides",
     "write_model_info",
 ]

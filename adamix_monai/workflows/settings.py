@@ -8,7 +8,10 @@ Each problem is named by its option and the valid range, all in one line, e.g.
 
 from __future__ import annotations
 
+import ast
+import difflib
 import math
+import sys
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -17,7 +20,7 @@ import torch
 
 from adamix_monai.errors import InputError
 
-__all__ = ["SettingsError", "check_settings"]
+__all__ = ["SettingsError", "check_settings", "warn_unknown_overrides"]
 
 PARADIGMS = ("supervised", "self_training", "mean_teacher", "co_training")
 MIXES = ("none", "cutmix", "umix", "iumix", "adamix_v1", "adamix_v2", "adamix")
@@ -129,3 +132,68 @@ def check_settings(**settings: Any) -> bool:
     if problems:
         raise SettingsError("; ".join(problems) + ".")
     return True
+
+
+#: Arguments of ``monai.bundle run`` itself (not config ids).
+_RUN_ARGUMENTS = {"run_id", "init_id", "final_id", "meta_file", "config_file", "logging_file", "tracking", "args_file",
+                  "workflow_name", "workflow_type"}  # fmt: skip
+
+
+def warn_unknown_overrides(argv: Sequence[str] | None = None) -> list[str]:
+    """Warn about ``--id`` options of ``python -m monai.bundle run`` that no config of the run defines.
+
+    MONAI accepts any id on its command line, so a typo (``--labled_fraction 0.05``) would silently train with the
+    default. The ``adamix-monai`` command line refuses such options; under MONAI's own command this logs a warning
+    naming each one and the closest id. Called from the bundles' ``initialize``; does nothing when the process is
+    not ``monai.bundle run``.
+
+    Args:
+        argv: the command line (default ``sys.argv``).
+
+    Returns:
+        The unknown ids.
+    """
+    from monai.bundle import ConfigParser
+
+    args = list(sys.argv if argv is None else argv)
+    if len(args) < 2 or "monai" not in str(args[0]) or "bundle" not in str(args[0]) or args[1] != "run":
+        return []
+    options, files = [], []
+    for i, token in enumerate(args[2:], start=2):
+        if token.startswith("--"):
+            key, _, inline = token[2:].partition("=")
+            if key == "config_file":
+                value = inline or (args[i + 1] if i + 1 < len(args) else "")
+                try:
+                    parsed = ast.literal_eval(value)
+                except (ValueError, SyntaxError):
+                    parsed = value
+                files = list(parsed) if isinstance(parsed, (list, tuple)) else [parsed]
+            elif key not in _RUN_ARGUMENTS:
+                options.append(key)
+    if not files:
+        return []
+    try:
+        parser = ConfigParser(ConfigParser.load_config_files([str(f) for f in files]))
+    except Exception:  # noqa: BLE001 - MONAI reports unreadable configs itself
+        return []
+    unknown = [key for key in options if not is_config_id(parser, key)]
+    for key in unknown:
+        message = f"--{key} is not an id of {', '.join(map(str, files))}; nothing reads it{closest_id_hint(parser, key)}"
+        print(f"warning: {message}", file=sys.stderr)
+    return unknown
+
+
+def is_config_id(parser: Any, key: str) -> bool:
+    """Whether an override ``key`` names something of the config: an id, or a new argument of a component
+    (``network_def#channels`` when ``network_def`` is a dict)."""
+    if key in parser:
+        return True
+    parent = key.replace("::", "#").rpartition("#")[0]
+    return bool(parent) and parent in parser and isinstance(parser[parent], dict)
+
+
+def closest_id_hint(parser: Any, key: str) -> str:
+    """`` (did you mean --<id>?)`` for the closest top-level id, or ''."""
+    close = difflib.get_close_matches(key.split("#")[0], [str(k) for k in parser.get()], n=1, cutoff=0.6)
+    return f" (did you mean --{close[0]}?)" if close else ""
