@@ -117,8 +117,9 @@ class ACDC:
         return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' labeled slices") if self.check else items
 
     def unlabeled_items(self) -> list[dict[str, str]]:
-        """Datalist of every training slice, image only (labels unreachable)."""
-        return [{"image": self.slice_path(s)} for s in self.training_slices()]
+        """Datalist of every training slice, image only (labels unreachable); each file's header is checked."""
+        items = [{"image": self.slice_path(s)} for s in self.training_slices()]
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' training slices") if self.check else items
 
     def volume_items(self, split: str) -> list[dict[str, str]]:
         """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}`` (checked)."""
