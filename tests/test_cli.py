@@ -30,6 +30,18 @@ def test_figures_and_table_commands(tmp_path):
         Commands.table(str(tmp_path / "nothing*"))
 
 
+def acdc_weights(path):
+    """Random weights of the ACDC bundle's U-Net (seeded), saved at ``path``."""
+    import torch
+
+    from adamix_monai.networks import AdaMixUNet
+
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), path)
+    return path
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", PAGER="cat")
     return subprocess.run([sys.executable, "-m", "adamix_monai", *args], cwd=REPO_ROOT, env=env,
@@ -63,11 +75,8 @@ def test_infer_keeps_each_inputs_geometry_nifti_and_png(tmp_path):
     import torch
     from PIL import Image
 
-    from adamix_monai.networks import AdaMixUNet
 
-    torch.manual_seed(0)
-    weights = tmp_path / "model.pt"
-    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    weights = acdc_weights(tmp_path / "model.pt")
     inputs = tmp_path / "in"
     inputs.mkdir()
     affine = np.diag([1.2, 1.4, 8.0, 1.0])
@@ -99,13 +108,9 @@ def test_no_file_or_folder_name_is_ever_evaluated(tmp_path):
     import numpy as np
     import torch
 
-    from adamix_monai.networks import AdaMixUNet
 
-    torch.manual_seed(0)
     base = tmp_path / "$__import__('os').system('touch PWNED_DIR') if 1 else x"
-    weights = base / "@weights" / "model.pt"
-    weights.parent.mkdir(parents=True)
-    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    weights = acdc_weights(base / "@weights" / "model.pt")
     inputs = base / "%in#put"
     inputs.mkdir()
     for name in HOSTILE_NAMES:
@@ -194,11 +199,8 @@ def test_infer_refuses_two_inputs_with_one_output_and_skips_its_own_outputs(tmp_
     import numpy as np
     import torch
 
-    from adamix_monai.networks import AdaMixUNet
 
-    torch.manual_seed(0)
-    weights = tmp_path / "model.pt"
-    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    weights = acdc_weights(tmp_path / "model.pt")
     folder = tmp_path / "in"
     folder.mkdir()
     vol = nib.Nifti1Image(np.random.rand(20, 18, 2).astype(np.float32), np.eye(4))
@@ -222,10 +224,8 @@ def test_infer_refuses_inputs_the_bundle_cannot_take_before_writing(tmp_path, ki
     import torch
     from PIL import Image
 
-    from adamix_monai.networks import AdaMixUNet
 
-    weights = tmp_path / "model.pt"
-    torch.save(AdaMixUNet(spatial_dims=2, in_channels=1, out_channels=4).state_dict(), weights)
+    weights = acdc_weights(tmp_path / "model.pt")
     folder = tmp_path / "in"
     folder.mkdir()
     out = tmp_path / "out"
