@@ -101,3 +101,25 @@ def test_a_bad_file_in_the_papers_folder_stops_the_run_before_its_folder_exists(
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert first.name in lines[0] and "label holds [9]" in lines[0]
     assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_a_second_training_in_a_busy_run_folder_is_refused(tmp_path, mini_acdc):
+    import json
+    import socket
+
+    run = tmp_path / "root" / "runs" / "supervised-none-10pct-seed1"
+    run.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (run / ".lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname()}))
+        proc = subprocess.run(
+            [sys.executable, "-m", "adamix_monai", "train", "acdc", "--profile", "cpu", "--paradigm", "supervised",
+             "--mix", "none", "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path / "root")],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        )  # fmt: skip
+    finally:
+        holder.kill()
+        holder.wait()
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and f"in use by process {holder.pid}" in lines[0], proc.stderr
+    assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,26 @@ def test_monai_bundle_run_warns_about_ids_nothing_reads(capsys):
     err = capsys.readouterr().err
     assert "warning: --labled_fraction is not an id" in err and "did you mean --labeled_fraction?" in err
     assert warn_unknown_overrides(["adamix-monai", "train", "acdc"]) == []  # the CLI refuses instead
+
+
+def test_a_run_folder_is_locked_by_its_living_trainer_only(tmp_path):
+    import json
+    import socket
+
+    from adamix_monai.workflows import BundleInputError, lock_run
+
+    host = socket.gethostname()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(json.dumps({"pid": other.pid, "host": host}))
+        with pytest.raises(BundleInputError, match=rf"in use by process {other.pid} on {host}"):
+            lock_run(tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    assert lock_run(tmp_path)  # its holder is gone: taken over
+    assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    (tmp_path / ".lock").write_text("{half a json")  # a lock write that died
+    assert lock_run(tmp_path) and json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    done = subprocess.run([sys.executable, "-c", f"from adamix_monai.workflows import lock_run; lock_run({str(tmp_path / 'b')!r})"])
+    assert done.returncode == 0 and not (tmp_path / "b" / ".lock").exists()  # released at exit

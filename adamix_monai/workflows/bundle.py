@@ -331,6 +331,69 @@ def checked_weights_path(path: str | os.PathLike, network: torch.nn.Module | Non
     return str(path)
 
 
+def lock_run(output_dir: str | os.PathLike) -> bool:
+    """Claim a run folder for this process: ``<output_dir>/.lock`` names the holder's PID and host.
+
+    A second training in the same folder while the first is alive is refused; a lock whose holder has died (a
+    crash, a kill) is taken over. The lock goes when the process exits. Only rank 0 locks (DDP).
+
+    Returns:
+        True (so it can sit in a config's ``initialize`` list).
+
+    Raises:
+        BundleInputError: naming the folder and the holder while that holder runs.
+    """
+    import atexit
+    import socket
+
+    if not is_rank0():
+        return True
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / ".lock"
+    me = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text())
+                pid, host = int(holder["pid"]), str(holder["host"])
+            except (OSError, ValueError, KeyError, TypeError):
+                lock.unlink(missing_ok=True)  # unreadable: left by a write that died
+                continue
+            alive = host == me["host"] and pid != me["pid"] and _pid_alive(pid)
+            if alive or host != me["host"]:
+                raise BundleInputError(
+                    f"run folder '{folder}' is in use by process {pid} on {host} ('{lock}'); wait for it to finish, or "
+                    "give this run another --run_name (delete the lock file only if that process is gone)."
+                ) from None
+            lock.unlink(missing_ok=True)  # its holder died: take it over
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        atexit.register(lambda: lock.unlink(missing_ok=True) if lock.is_file() and _holder(lock) == me["pid"] else None)
+        return True
+    raise BundleInputError(f"run folder '{folder}': could not create the lock file '{lock}'.")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(lock: Path) -> int | None:
+    try:
+        return int(json.loads(lock.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
     """The first path that exists (for a checkpoint to evaluate: the best model, else the final one).
 
