@@ -123,3 +123,22 @@ def test_a_second_training_in_a_busy_run_folder_is_refused(tmp_path, mini_acdc):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and f"in use by process {holder.pid}" in lines[0], proc.stderr
     assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it
+
+
+def test_a_rerun_with_other_settings_is_named_and_keeps_the_runs_model_json(tmp_path, mini_acdc):
+    import json
+
+    base = [sys.executable, "-m", "adamix_monai", "train", "acdc", "--paradigm", "supervised", "--mix", "none",
+            "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), "--image_size", "[32,32]",
+            "--epochs", "1", "--epoch_samples", "4", "--batch_size", "2", "--num_workers", "0", "--publish", "False"]
+    first = subprocess.run(base, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run = tmp_path / "runs" / "supervised-none-10pct-seed1"
+    recorded = json.loads((run / "run.json").read_text())
+    assert recorded["settings"]["epochs"] == 1 and recorded["settings"]["image_size"] == [32, 32]
+    again = subprocess.run([*base[:-12], "--image_size", "[64,64]", *base[-10:]], capture_output=True, text=True,
+                           cwd=REPO_ROOT, timeout=600)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "image_size: [32, 32] there, [64, 64] here" in again.stderr
+    assert json.loads((run / "model.json").read_text())["image_size"] == [32, 32]
+    assert not (run / ".lock").exists()

@@ -159,3 +159,27 @@ def test_a_run_folder_is_locked_by_its_living_trainer_only(tmp_path):
     assert lock_run(tmp_path) and json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
     done = subprocess.run([sys.executable, "-c", f"from adamix_monai.workflows import lock_run; lock_run({str(tmp_path / 'b')!r})"])
     assert done.returncode == 0 and not (tmp_path / "b" / ".lock").exists()  # released at exit
+
+
+def test_run_json_records_the_run_and_a_changed_rerun_is_named(tmp_path, capsys):
+    import json
+
+    from adamix_monai.workflows import record_run, write_model_info
+
+    data = tmp_path / "a.h5"
+    data.write_bytes(b"12345")
+    settings = {"epochs": 1, "image_size": [64, 64], "paradigm": "self_training"}
+    assert record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
+    saved = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert saved["settings"] == settings and len(saved["data"]) == 16 and saved["version"]
+    record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
+    assert "warning" not in capsys.readouterr().err  # the same run: resumed silently
+    data.write_bytes(b"123456")  # other data of the same name
+    record_run(tmp_path / "run", {**settings, "epochs": 2}, {"train": [{"image": str(data)}]})
+    err = capsys.readouterr().err
+    assert "epochs: 1 there, 2 here" in err and "the data" in err and "--run_name" in err
+    # model.json of a run with a checkpoint is never rewritten from the current command
+    assert write_model_info(tmp_path / "run", image_size=[64, 64])
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"x")
+    assert not write_model_info(tmp_path / "run", image_size=[128, 128])
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["image_size"] == [64, 64]

@@ -36,6 +36,7 @@ __all__ = [
     "install_error_hook",
     "model_info",
     "publish_model",
+    "record_run",
     "require_dataset",
     "run_name",
     "save_model",
@@ -235,12 +236,16 @@ def write_model_info(output_dir: str | os.PathLike, **info: Any) -> bool:
         info: JSON-serialisable values (lists, numbers, strings).
 
     Returns:
-        Whether the file was written (rank 0 only).
+        Whether the file was written (rank 0 only; never over the ``model.json`` of a run that has a checkpoint,
+        so a resumed run keeps the description of what it was trained with).
     """
     if not is_rank0():
         return False
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    with atomic_open(Path(output_dir) / "model.json") as f:
+    folder = Path(output_dir)
+    if (folder / "checkpoint.pt").is_file() and (folder / "model.json").is_file():
+        return False  # a resumed run: its models were trained with what model.json already says
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_open(folder / "model.json") as f:
         f.write(
             (json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in info.items()}, indent=2) + "\n").encode()
         )
@@ -392,6 +397,71 @@ def _holder(lock: Path) -> int | None:
         return int(json.loads(lock.read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _data_identity(data: Any) -> str:
+    """A digest of datalists: each item's file names and sizes (moving the dataset folder keeps it)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(data):
+        digest.update(f"[{name}]".encode())
+        for item in data[name] or []:
+            values = item.values() if isinstance(item, dict) else [item]
+            for value in values:
+                if isinstance(value, str) and os.path.isfile(value):
+                    digest.update(f"{Path(value).name}:{os.path.getsize(value)};".encode())
+                elif isinstance(value, (str, int, float)):
+                    digest.update(f"{value};".encode())
+    return digest.hexdigest()[:16]
+
+
+def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Record what defines a run in ``<output_dir>/run.json``: its settings, its data's identity, the version.
+
+    A new run writes the file. When the folder already holds a run made with other settings or data (re-running
+    with another ``--epochs``, ``--image_size`` or datalist), a warning names each difference: the checkpoint
+    there is resumed as it is, and ``model.json`` keeps describing what it was trained with (see
+    :func:`write_model_info`).
+
+    Args:
+        output_dir: the run folder.
+        settings: JSON-serialisable settings that define the run.
+        data: datalists by role (``train``, ``unlabeled``, ``validation``).
+
+    Returns:
+        True (so it can sit in a config's ``initialize`` list).
+    """
+    import adamix_monai
+
+    if not is_rank0():
+        return True
+    plain = json.loads(json.dumps(settings, default=str))
+    record = {"settings": plain, "data": _data_identity(data), "version": adamix_monai.__version__}
+    path = Path(output_dir) / "run.json"
+    if path.is_file():
+        try:
+            before = json.loads(path.read_text())
+        except (OSError, ValueError):
+            before = {}
+        changed = [
+            f"{k}: {before.get('settings', {}).get(k)!r} there, {v!r} here"
+            for k, v in plain.items()
+            if before.get("settings", {}).get(k) != v
+        ]
+        if before.get("data") != record["data"]:
+            changed.append("the data (other files or file sizes)")
+        if changed:
+            print(
+                f"warning: run folder '{output_dir}' holds a run made with other settings ({'; '.join(changed)}); "
+                "its checkpoint is resumed as it is. For a new run give --run_name <name>, or delete the folder.",
+                file=sys.stderr,
+            )
+        return True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path) as f:
+        f.write((json.dumps(record, indent=2) + "\n").encode())
+    return True
 
 
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
