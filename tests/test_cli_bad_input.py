@@ -142,3 +142,13 @@ def test_a_rerun_with_other_settings_is_named_and_keeps_the_runs_model_json(tmp_
     assert "image_size: [32, 32] there, [64, 64] here" in again.stderr
     assert json.loads((run / "model.json").read_text())["image_size"] == [32, 32]
     assert not (run / ".lock").exists()
+    evaluate = [sys.executable, "-m", "adamix_monai", "evaluate", "acdc", "--paradigm", "supervised", "--mix", "none",
+                "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), "--checkpoint", "final"]  # fmt: skip
+    wrong = subprocess.run([*evaluate, "--image_size", "[64,64]"], capture_output=True, text=True, cwd=REPO_ROOT,
+                           timeout=600)  # fmt: skip
+    lines = [line for line in wrong.stderr.splitlines() if line.strip()]
+    assert wrong.returncode == 2 and len(lines) == 1 and "trained with [32, 32]" in lines[0], wrong.stderr[-2000:]
+    assert not (run / "eval-test-final").exists()
+    right = subprocess.run([*evaluate, "--image_size", "[32,32]"], capture_output=True, text=True, cwd=REPO_ROOT,
+                           timeout=600)  # fmt: skip
+    assert right.returncode == 0 and (run / "eval-test-final" / "summary.json").is_file(), right.stderr[-2000:]

@@ -4,6 +4,7 @@ from adamix_monai.reporting import describe_run as describe
 from adamix_monai.workflows.bundle import (
     BundleInputError,
     bundle_dir,
+    check_model_info,
     checked_weights_path,
     choice,
     config_literal,
@@ -29,6 +30,7 @@ __all__ = [
     "SettingsError",
     "bundle_dir",
     "check_settings",
+    "check_model_info",
     "checked_weights_path",
     "choice",
     "config_literal",

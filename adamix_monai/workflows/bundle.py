@@ -25,6 +25,7 @@ from adamix_monai.utils import atomic_open, is_rank0
 __all__ = [
     "BundleInputError",
     "bundle_dir",
+    "check_model_info",
     "checked_weights_path",
     "choice",
     "config_literal",
@@ -248,6 +249,34 @@ def write_model_info(output_dir: str | os.PathLike, **info: Any) -> bool:
     with atomic_open(folder / "model.json") as f:
         f.write(
             (json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in info.items()}, indent=2) + "\n").encode()
+        )
+    return True
+
+
+def check_model_info(output_dir: str | os.PathLike, **expected: Any) -> bool:
+    """Stop when the run's ``model.json`` says its models were trained with other values than this command's.
+
+    Used by ``evaluate.json``: a model trained at 64x64 and scored at 128x128 would give wrong numbers without a
+    word. A run without ``model.json`` (older runs) passes.
+
+    Returns:
+        True (so it can sit in a config's ``initialize`` list).
+
+    Raises:
+        BundleInputError: naming each option, the run's value and this command's.
+    """
+    path = Path(output_dir) / "model.json"
+    if not path.is_file():
+        return True
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return True
+    plain = json.loads(json.dumps(expected, default=str))
+    wrong = [f"--{k} {plain[k]!r}: the run's models were trained with {info[k]!r}" for k in plain if k in info and info[k] != plain[k]]
+    if wrong:
+        raise BundleInputError(
+            f"{'; '.join(wrong)} ('{path}'); give the run's values (or the options the run was trained with)."
         )
     return True
 
