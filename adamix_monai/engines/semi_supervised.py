@@ -13,6 +13,7 @@ the unlabeled loss keeps pixels whose *mixed* confidence reaches ``threshold``, 
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -459,16 +460,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         logits: dict[tuple[int, str], torch.Tensor] = {}
         device_type = torch.device(self.state.device).type
         with torch.no_grad(), torch.autocast(device_type, enabled=bool(self.amp)):
-            i = 0
-            while i < len(ordered):
-                j = i
-                while j < len(ordered) and batch_key(ordered[j]) == batch_key(ordered[i]):
-                    j += 1
-                chunk = ordered[i:j]
+            for _, group in itertools.groupby(ordered, key=batch_key):  # one forward per (group,) model
+                chunk = list(group)
                 inputs = [views[view] for _, view in chunk]
                 out = models[chunk[0][0]](torch.cat(inputs) if len(inputs) > 1 else inputs[0]).float()
                 logits.update(zip(chunk, out.split([x.shape[0] for x in inputs])))
-                i = j
         return logits
 
     def _sync_buffers(self) -> None:
