@@ -141,16 +141,25 @@ def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
 
 def test_monai_label_style_training_with_nifti_pairs(acdc_datalist, acdc_source, tmp_path):
     """MONAI Label sets ``train#dataset#data`` and ``validate#dataset#data`` to its datastore's NIfTI pairs and
-    leaves the unlabeled stream to the bundle's own config (``--dataset_dir``)."""
+    leaves the unlabeled stream to the bundle's own config (``--dataset_dir``). Each labeled set trains in a run
+    folder of its own (named with the data's digest): a later request with more labels is a new run, not a refused
+    rerun, and not a resume of the old data's finished run."""
     data = json.loads(acdc_datalist.read_text())
-    proc = bundle_run(
-        "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(acdc_source), "--bundle_root", str(tmp_path),
-        "--train#dataset#data", json.dumps(absolute(acdc_datalist, data["training"])),
-        "--validate#dataset#data", json.dumps(absolute(acdc_datalist, data["validation"])), *TINY_2D,
-    )  # fmt: skip
-    check(proc)
+
+    def train(pairs):
+        return bundle_run(
+            "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(acdc_source), "--bundle_root",
+            str(tmp_path), "--train#dataset#data", json.dumps(absolute(acdc_datalist, pairs)),
+            "--validate#dataset#data", json.dumps(absolute(acdc_datalist, data["validation"])), *TINY_2D,
+        )  # fmt: skip
+
+    check(train(data["training"]))
     assert (tmp_path / "models" / "model.pt").is_file()
-    assert "val_mean_dice" in (tmp_path / "runs" / "self_training-adamix-10pct-seed1" / "validation.csv").read_text()
+    (first,) = (tmp_path / "runs").glob("self_training-adamix-10pct-seed1-data*")
+    assert "val_mean_dice" in (first / "validation.csv").read_text()
+    check(train(data["training"][:-1]))  # the datastore changed: another run, trained in its own folder
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all((run / "model_final.pt").is_file() for run in runs)
 
 
 def test_png_datalist_with_the_isic_bundle(tmp_path):

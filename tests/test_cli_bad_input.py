@@ -125,22 +125,46 @@ def test_a_second_training_in_a_busy_run_folder_is_refused(tmp_path, mini_acdc):
     assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written beside it
 
 
-def test_a_rerun_with_other_settings_is_named_and_keeps_the_runs_model_json(tmp_path, mini_acdc):
+def test_a_rerun_is_the_same_run_continued_or_refused(tmp_path, mini_acdc):
     import json
 
-    base = [sys.executable, "-m", "adamix_monai", "train", "acdc", "--paradigm", "supervised", "--mix", "none",
-            "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), "--image_size", "[32,32]",
-            "--epochs", "1", "--epoch_samples", "4", "--batch_size", "2", "--num_workers", "0", "--publish", "False"]
-    first = subprocess.run(base, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    import torch
+
+    def train(*extra: str, dataset=mini_acdc, epochs: str = "1"):
+        return subprocess.run(
+            [sys.executable, "-m", "adamix_monai", "train", "acdc", "--paradigm", "supervised", "--mix", "none",
+             "--dataset_dir", str(dataset), "--bundle_root", str(tmp_path), "--image_size", "[32,32]",
+             "--epochs", epochs, "--epoch_samples", "4", "--batch_size", "2", "--num_workers", "0", "--publish", "False",
+             *extra],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)  # fmt: skip
+
+    def snapshot():
+        return {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+
+    first = train()
     assert first.returncode == 0, first.stderr[-2000:]
     run = tmp_path / "runs" / "supervised-none-10pct-seed1"
     recorded = json.loads((run / "run.json").read_text())
     assert recorded["settings"]["epochs"] == 1 and recorded["settings"]["image_size"] == [32, 32]
-    again = subprocess.run([*base[:-12], "--image_size", "[64,64]", *base[-10:]], capture_output=True, text=True,
-                           cwd=REPO_ROOT, timeout=600)  # fmt: skip
-    assert again.returncode == 0, again.stderr[-2000:]
-    assert "image_size: [32, 32] there, [64, 64] here" in again.stderr
+    before = snapshot()
+    other_data = make_mini_acdc(tmp_path / "other", size=40)  # another dataset, same file names
+    for again, words in [
+        (train("--image_size", "[64,64]"), ["image_size [32, 32] there, [64, 64] here"]),
+        (train(dataset=other_data), ["the data"]),
+        (train("--learning_rate", "0.01", "--seed", "1"), ["learning_rate 0.0001 there, 0.01 here"]),
+    ]:
+        lines = [line for line in again.stderr.splitlines() if line.strip()]
+        assert again.returncode == 2 and len(lines) == 1, again.stderr[-2000:]
+        assert all(w in lines[0] for w in [str(run), *words, "--run_name", "delete"]), lines[0]
+        assert snapshot() == before  # nothing written, the lock released
     assert json.loads((run / "model.json").read_text())["image_size"] == [32, 32]
+    longer = train(epochs="2")  # more epochs: the same run, continued from its checkpoint
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    assert "resumed from" in longer.stderr + longer.stdout
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    trainer = state["trainer"]
+    assert trainer["max_epochs"] == 2 and trainer["iteration"] == 2 * trainer["epoch_length"]
+    assert json.loads((run / "run.json").read_text())["settings"]["epochs"] == 2
     assert not (run / ".lock").exists()
     evaluate = [sys.executable, "-m", "adamix_monai", "evaluate", "acdc", "--paradigm", "supervised", "--mix", "none",
                 "--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), "--checkpoint", "final"]  # fmt: skip

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +46,14 @@ def test_locations(tmp_path, monkeypatch):
 def test_names():
     assert run_name("self_training", "adamix", 0.1, 1) == "self_training-adamix-10pct-seed1"
     assert run_name("co_training", "cutmix", 0.05, 2) == "co_training-cutmix-5pct-seed2"
+    own = {"train": [{"image": "a.h5"}], "validation": [{"image": "v.h5"}]}
+    assert run_name("supervised", "none", 0.1, 1, data=own, own_data=json.loads(json.dumps(own))) == (
+        "supervised-none-10pct-seed1"
+    )
+    injected = {"train": [{"image": "b.nii.gz", "label": "b_seg.nii.gz"}], "validation": own["validation"]}
+    name = run_name("supervised", "none", 0.1, 1, data=injected, own_data=own)  # MONAI Label's datastore list
+    assert re.fullmatch(r"supervised-none-10pct-seed1-data[0-9a-f]{8}", name)
+    assert run_name("supervised", "none", 0.1, 1, data=injected, own_data=own) == name  # same data, same folder
     assert labeled_label(0.2) == "20%" and labeled_label("8 scans") == "8 scans"
     assert describe("mean_teacher", "adamix") == {
         "method": "AdaMix-MT",
@@ -161,10 +171,10 @@ def test_a_run_folder_is_locked_by_its_living_trainer_only(tmp_path):
     assert done.returncode == 0 and not (tmp_path / "b" / ".lock").exists()  # released at exit
 
 
-def test_run_json_records_the_run_and_a_changed_rerun_is_named(tmp_path, capsys):
+def test_run_json_records_the_run_and_a_changed_rerun_is_refused(tmp_path):
     import json
 
-    from adamix_monai.workflows import record_run, write_model_info
+    from adamix_monai.workflows import BundleInputError, record_run, write_model_info
 
     data = tmp_path / "a.h5"
     data.write_bytes(b"12345")
@@ -172,12 +182,21 @@ def test_run_json_records_the_run_and_a_changed_rerun_is_named(tmp_path, capsys)
     assert record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["settings"] == settings and len(saved["data"]) == 16 and saved["version"]
-    record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
-    assert "warning" not in capsys.readouterr().err  # the same run: resumed silently
+    assert record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})  # the same run: resumed
+    with pytest.raises(BundleInputError, match=r"image_size \[64, 64\] there, \[128, 128\] here.*--run_name"):
+        record_run(tmp_path / "run", {**settings, "image_size": [128, 128]}, {"train": [{"image": str(data)}]})
+    with pytest.raises(BundleInputError, match="epochs 1 there, 0 here"):  # fewer epochs: another run
+        record_run(tmp_path / "run", {**settings, "epochs": 0}, {"train": [{"image": str(data)}]})
     data.write_bytes(b"123456")  # other data of the same name
-    record_run(tmp_path / "run", {**settings, "epochs": 2}, {"train": [{"image": str(data)}]})
-    err = capsys.readouterr().err
-    assert "epochs: 1 there, 2 here" in err and "the data" in err and "--run_name" in err
+    with pytest.raises(BundleInputError, match="holds another run .*the data"):
+        record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
+    data.write_bytes(b"12345")
+    assert json.loads((tmp_path / "run" / "run.json").read_text()) == saved  # refusals change nothing
+    assert record_run(tmp_path / "run", {**settings, "epochs": 3}, {"train": [{"image": str(data)}]})  # continued
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["epochs"] == 3
+    (tmp_path / "run" / "run.json").write_text("{half")
+    with pytest.raises(BundleInputError, match="run.json' is damaged"):
+        record_run(tmp_path / "run", settings, {"train": [{"image": str(data)}]})
     # model.json of a run with a checkpoint is never rewritten from the current command
     assert write_model_info(tmp_path / "run", image_size=[64, 64])
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"x")

@@ -162,6 +162,9 @@ class ResumableCheckpoint:
     def load(self, engine: Any = None) -> bool:
         """Load the checkpoint if it exists; returns whether it did.
 
+        An engine's ``max_epochs`` above the checkpoint's is kept: that is a run continued for more epochs (the
+        bundles' ``record_run`` allows ``--epochs`` to grow and nothing else to change).
+
         Raises:
             CheckpointError: when the file is damaged (truncated, empty, not a PyTorch file).
             ValueError: when the file holds no entry for one of the objects.
@@ -180,8 +183,11 @@ class ResumableCheckpoint:
         missing = [key for key in self.objects if key not in state]
         if missing:
             raise ValueError(f"ResumableCheckpoint: {self.path} has no entry for {missing}; it belongs to another run.")
+        requested = getattr(getattr(engine, "state", None), "max_epochs", None)
         for key, obj in self.objects.items():
             obj.load_state_dict(state[key])
+        if requested is not None and (engine.state.max_epochs or 0) < requested:
+            engine.state.max_epochs = requested  # a run continued for more epochs (``--epochs`` raised)
         trainer_state = state.get("trainer", {})
         self.resumed_from = int(trainer_state.get("iteration", 0)) if isinstance(trainer_state, Mapping) else None
         self.logger.info(f"resumed from {self.path} at iteration {self.resumed_from}")

@@ -191,10 +191,36 @@ def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str =
         raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>.") from None
 
 
-def run_name(paradigm: str, mix: str, labeled_fraction: float | str, seed: int) -> str:
-    """The output folder name of a run, e.g. ``self_training-adamix-10pct-seed1``."""
+def run_name(
+    paradigm: str,
+    mix: str,
+    labeled_fraction: float | str,
+    seed: int,
+    data: dict[str, Any] | None = None,
+    own_data: dict[str, Any] | None = None,
+) -> str:
+    """The output folder name of a run, e.g. ``self_training-adamix-10pct-seed1``.
+
+    Args:
+        paradigm: the training paradigm.
+        mix: the mix strategy.
+        labeled_fraction: the labeled share (or a label such as ``"7-cases"``).
+        seed: the run's seed.
+        data: the datalists the run trains and validates on (``train#dataset#data``, ``validate#dataset#data``).
+        own_data: the bundle's own datalists (from its dataset or ``--datalist``). When ``data`` differs, the data
+            was injected over the bundle's own (MONAI Label does this on every training request, with the labels
+            annotated so far): the name gets the data's digest (``...-seed1-data3f2a9c1e``), so each labeled set
+            trains in a folder of its own and the same set resumes in the same folder.
+    """
     fraction = labeled_fraction if isinstance(labeled_fraction, str) else f"{round(float(labeled_fraction) * 100):g}pct"
-    return f"{paradigm}-{mix}-{fraction}-seed{int(seed)}"
+    name = f"{paradigm}-{mix}-{fraction}-seed{int(seed)}"
+    if data is not None and own_data is not None and _plain(data) != _plain(own_data):
+        name += f"-data{_data_identity(data)[:8]}"
+    return name
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 def labeled_label(labeled_fraction: float | str) -> str:
@@ -445,13 +471,18 @@ def _data_identity(data: Any) -> str:
     return digest.hexdigest()[:16]
 
 
-def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: dict[str, Any]) -> bool:
-    """Record what defines a run in ``<output_dir>/run.json``: its settings, its data's identity, the version.
+#: Settings a run may change on resume: ``epochs`` may grow (continuing a finished run for more epochs).
+_EXTENSIBLE = ("epochs",)
 
-    A new run writes the file. When the folder already holds a run made with other settings or data (re-running
-    with another ``--epochs``, ``--image_size`` or datalist), a warning names each difference: the checkpoint
-    there is resumed as it is, and ``model.json`` keeps describing what it was trained with (see
-    :func:`write_model_info`).
+
+def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: dict[str, Any]) -> bool:
+    """Record what defines a run in ``<output_dir>/run.json``, or check a resumed run against it.
+
+    The record holds the run's settings, its data's identity (a digest of the datalists' file names and sizes) and
+    the package version. A folder holding a run made with the same settings and data is resumed; one made with
+    more ``epochs`` than before is continued (its record is updated); any other difference (another datalist,
+    ``--image_size``, ``--seed``, fewer epochs, ...) stops the command before anything is written, naming each
+    difference and the two ways out.
 
     Args:
         output_dir: the run folder.
@@ -460,37 +491,52 @@ def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: di
 
     Returns:
         True (so it can sit in a config's ``initialize`` list).
+
+    Raises:
+        BundleInputError: when the folder holds another run.
     """
     import adamix_monai
 
     if not is_rank0():
         return True
-    plain = json.loads(json.dumps(settings, default=str))
+    plain = _plain(settings)
     record = {"settings": plain, "data": _data_identity(data), "version": adamix_monai.__version__}
     path = Path(output_dir) / "run.json"
     if path.is_file():
         try:
             before = json.loads(path.read_text())
-        except (OSError, ValueError):
-            before = {}
+            old = dict(before["settings"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BundleInputError(
+                f"'{path}' is damaged (not the JSON record a run writes); delete the run folder '{output_dir}' to "
+                "start the run again."
+            ) from None
         changed = [
-            f"{k}: {before.get('settings', {}).get(k)!r} there, {v!r} here"
+            f"{k} {old.get(k)!r} there, {v!r} here"
             for k, v in plain.items()
-            if before.get("settings", {}).get(k) != v
+            if old.get(k) != v and not (k in _EXTENSIBLE and _grows(old.get(k), v))
         ]
+        changed += [f"{k} {old[k]!r} there, not set here" for k in old if k not in plain]
         if before.get("data") != record["data"]:
-            changed.append("the data (other files or file sizes)")
+            changed.append("the data (other files, or other file sizes, in the datalists)")
         if changed:
-            print(
-                f"warning: run folder '{output_dir}' holds a run made with other settings ({'; '.join(changed)}); "
-                "its checkpoint is resumed as it is. For a new run give --run_name <name>, or delete the folder.",
-                file=sys.stderr,
+            raise BundleInputError(
+                f"run folder '{output_dir}' holds another run ({'; '.join(changed)}); give this run a new "
+                "--run_name, or delete that folder to train it again."
             )
-        return True
+        if old == plain:
+            return True
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(path) as f:
         f.write((json.dumps(record, indent=2) + "\n").encode())
     return True
+
+
+def _grows(before: Any, now: Any) -> bool:
+    try:
+        return int(now) >= int(before)
+    except (TypeError, ValueError):
+        return False
 
 
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
