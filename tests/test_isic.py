@@ -462,3 +462,26 @@ def test_real_ph2(ph2_dir):
     )
     test = isic_eval_preprocessing()(ds.test_items()[0])
     assert test["image"].shape == (3, 256, 256) and set(torch.unique(test["label"]).tolist()) <= {0.0, 1.0}
+
+
+def test_unusable_isic_pairs_are_named_before_a_run(tmp_path):
+    from adamix_monai.errors import DatasetError, InputError
+
+    root = make_mini_isic(tmp_path / "isic", layout="plain", n=10)
+    isic = ISIC(root)
+    train = isic.split_ids("train")
+    mask = lambda case: Path(isic.mask_path(case))  # noqa: E731
+    Image.fromarray(np.zeros((20, 40), np.uint8)).save(mask(train[0]))  # another size than its image
+    Image.fromarray(np.array([[0, 1], [255, 0]], np.uint8).repeat(15, 0).repeat(20, 1)).save(mask(train[1]))
+    Image.fromarray(np.full((30, 40), 300, np.uint16)).save(Path(isic.image_path(train[2])).with_suffix(".png"))
+    Path(isic.image_path(train[2])).unlink()
+    Path(isic.image_path(train[3])).write_bytes(b"not a jpeg")
+    isic = ISIC(root)
+    with pytest.raises(DatasetError) as info:
+        isic.labeled_items(1.0)
+    text = str(info.value)
+    assert isinstance(info.value, InputError) and "labeled images: 4 unusable pair(s)" in text
+    assert f"mask '{mask(train[0])}' is 40x20, its image 40x30" in text
+    assert "has values {0, 1, 255}" in text and "PIL mode 'I;16'" in text and "cannot be read as an image" in text
+    assert len(ISIC(root, check=False).labeled_items(1.0)) == len(train)
+    assert len(isic.validation_items()) == len(isic.split_ids("val"))  # the other splits are intact

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
@@ -58,7 +60,6 @@ def test_real_la_subset(la_dir):
 
 
 def test_a_label_outside_0_1_is_named(tmp_path):
-    import h5py
 
     from adamix_monai.data.la import load_la_case
 
@@ -71,3 +72,38 @@ def test_a_label_outside_0_1_is_named(tmp_path):
     with pytest.raises(RuntimeError) as info:
         load_la_case()({"image": path, "label": path})
     assert "CASE00" in str(info.value.__cause__) and "2" in str(info.value.__cause__)
+
+
+def test_unusable_la_files_are_named_before_a_run(tmp_path):
+    import h5py
+
+    from adamix_monai.errors import DatasetError, InputError
+
+    root = make_mini_la(tmp_path, train=6, test=2)
+    la = LA(root)
+    files = [Path(la.case_path(c)) for c in la.training_cases()]
+    edits = {
+        0: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.full((12, 10, 8), 0.5))),
+        1: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.zeros((5, 10, 8), np.uint8))),
+        2: lambda f: (f.__delitem__("image"), f.create_dataset("image", data=np.zeros((12, 10, 8), np.uint8))),
+        3: lambda f: (f.__delitem__("label"), f.create_dataset("label", data=np.full((12, 10, 8), 7, np.uint8))),
+        4: lambda f: f["image"].__setitem__((0, 0, 0), np.nan),
+    }
+    for index, edit in edits.items():
+        with h5py.File(files[index], "r+") as f:
+            edit(f)
+    with pytest.raises(DatasetError) as info:
+        LA(root).labeled_items(5, 1)
+    text = str(info.value)
+    assert isinstance(info.value, InputError) and "LA" in text and "5 unusable file(s)" in text
+    assert "non-integer values (e.g. 0.5)" in text and "differs from label shape (5, 10, 8)" in text
+    assert "image is uint8; expected floats" in text and "label holds [7]" in text and "NaN" in text
+    assert len(LA(root, check=False).labeled_items(5, 1)) == 5
+    with h5py.File(files[5], "r+") as f:  # a 2D image where a volume belongs
+        f.__delitem__("image")
+        f.create_dataset("image", data=np.zeros((12, 10), np.float32))
+    with pytest.raises(DatasetError, match="validation cases: 1 unusable .* is 2D .* expected 3D"):
+        LA(root).validation_items(5, 1)
+    Path(la.case_path(la.test_cases()[0])).write_bytes(b"truncated")
+    with pytest.raises(DatasetError, match="test cases: 1 unusable .* cannot be read as HDF5"):
+        LA(root).test_items()

@@ -114,17 +114,17 @@ class ACDC:
     def labeled_items(self, fraction: float) -> list[dict[str, str]]:
         """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice (checked, see ``check``)."""
         items = [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' labeled slices") if self.check else items
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' labeled slices", ndim=2) if self.check else items
 
     def unlabeled_items(self) -> list[dict[str, str]]:
         """Datalist of every training slice, image only (labels unreachable); each file's header is checked."""
         items = [{"image": self.slice_path(s)} for s in self.training_slices()]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' training slices") if self.check else items
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' training slices", ndim=2) if self.check else items
 
     def volume_items(self, split: str) -> list[dict[str, str]]:
         """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}`` (checked)."""
         items = [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' {split} volumes") if self.check else items
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' {split} volumes", ndim=3) if self.check else items
 
 
 class LoadH5d(MapTransform):

@@ -17,7 +17,7 @@ __all__ = ["check_h5_items"]
 _MAX_SHOWN = 10
 
 
-def _problem(item: dict[str, Any], num_classes: int, image_key: str, label_key: str) -> str:
+def _problem(item: dict[str, Any], num_classes: int, image_key: str, label_key: str, ndim: int | None) -> str:
     path = item["image"]
     try:
         with h5py.File(path, "r") as f:
@@ -26,8 +26,12 @@ def _problem(item: dict[str, Any], num_classes: int, image_key: str, label_key: 
                 return f"'{path}' has no dataset '{image_key}' (it holds {sorted(f.keys())})"
             if image.dtype.kind != "f":
                 return f"'{path}': image is {image.dtype}; expected floats (the preprocessed files hold float32)"
+            if ndim is not None and image.ndim != ndim:
+                return f"'{path}': image is {image.ndim}D (shape {tuple(image.shape)}); expected {ndim}D"
             if "label" not in item:
                 return ""
+            if not np.all(np.isfinite(image[()])):
+                return f"'{path}': image holds NaN or infinite values"
             label = f.get(label_key)
             if not isinstance(label, h5py.Dataset):
                 return f"'{path}' has no dataset '{label_key}' (it holds {sorted(f.keys())})"
@@ -45,16 +49,23 @@ def _problem(item: dict[str, Any], num_classes: int, image_key: str, label_key: 
 
 
 def check_h5_items(
-    items: Sequence[dict[str, Any]], num_classes: int, source: str, image_key: str = "image", label_key: str = "label"
+    items: Sequence[dict[str, Any]],
+    num_classes: int,
+    source: str,
+    image_key: str = "image",
+    label_key: str = "label",
+    ndim: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Read each item's h5 file once: the image must be floats, and a labeled item's label must have the image's
-    shape and hold only ``0..num_classes-1``.
+    """Read each item's h5 file once: the image must be floats of ``ndim`` dimensions, and a labeled item's image
+    must be finite and its label must have the image's shape and hold only ``0..num_classes-1`` (an unlabeled
+    item's header alone is read: the unlabeled streams are large).
 
     Args:
         items: ``{"image": path[, "label": path]}`` (the paper's files hold image and label in one h5).
         num_classes: classes, background included.
         source: what the items are, for the message (``ACDC labeled slices``).
         image_key, label_key: the datasets' names.
+        ndim: the image's dimensions (2 for ACDC slices, 3 for volumes); None: any.
 
     Returns:
         ``items`` unchanged.
@@ -62,7 +73,7 @@ def check_h5_items(
     Raises:
         DatasetError: listing every unusable file (up to 10 shown).
     """
-    problems = [p for p in (_problem(dict(i), num_classes, image_key, label_key) for i in items) if p]
+    problems = [p for p in (_problem(dict(i), num_classes, image_key, label_key, ndim) for i in items) if p]
     if problems:
         more = f" ... and {len(problems) - _MAX_SHOWN} more" if len(problems) > _MAX_SHOWN else ""
         raise DatasetError(f"{source}: {len(problems)} unusable file(s): " + "; ".join(problems[:_MAX_SHOWN]) + more)

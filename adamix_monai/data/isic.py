@@ -62,6 +62,7 @@ __all__ = [
     "EnsureBinaryMask",
     "EnsureBinaryMaskd",
     "LoadPILImaged",
+    "check_pairs",
     "isic_eval_preprocessing",
     "isic_loading",
     "isic_views",
@@ -108,6 +109,8 @@ class ISIC:
         seed: seed of the 7:1:2 split when there are no lists; keep it fixed across training seeds so that every
             run sees the same test set.
         layout: ``"official"``, ``"plain"`` or ``"auto"`` (the one present; plain when both are).
+        check: read each labeled pair before it is used (:func:`check_pairs`), so an unusable file stops the run at
+            its start, naming the file.
 
     Raises:
         FileNotFoundError: when the folder is in neither layout, an image has no mask or a mask no image (a
@@ -116,9 +119,10 @@ class ISIC:
             unknown ``layout``.
     """
 
-    def __init__(self, root: str | Path, seed: int = 0, layout: str = "auto") -> None:
+    def __init__(self, root: str | Path, seed: int = 0, layout: str = "auto", check: bool = True) -> None:
         self.root = Path(root)
         self.seed = int(seed)
+        self.check = check
         self.layout = self._find_layout(layout)
         folders = _OFFICIAL if self.layout == "official" else _PLAIN
         self.image_dir, self.mask_dir = self.root / folders[0], self.root / folders[1]
@@ -285,9 +289,12 @@ class ISIC:
     def _item(self, case: str) -> dict[str, str]:
         return {"image": self.image_path(case), "label": self.mask_path(case), "id": case}
 
+    def _checked(self, items: list[dict[str, str]], what: str) -> list[dict[str, str]]:
+        return check_pairs(items, f"ISIC '{self.root}' {what}") if self.check else items
+
     def labeled_items(self, fraction: float) -> list[dict[str, str]]:
-        """Datalist of the labeled subset: ``{"image": path, "label": path, "id": id}``."""
-        return [self._item(c) for c in self.labeled_ids(fraction)]
+        """Datalist of the labeled subset: ``{"image": path, "label": path, "id": id}`` (checked)."""
+        return self._checked([self._item(c) for c in self.labeled_ids(fraction)], "labeled images")
 
     def unlabeled_items(self, include_labeled: bool = True, fraction: float | None = None) -> list[dict[str, str]]:
         """Datalist of the unlabeled stream, image only: the whole train split (the reference streams the labeled
@@ -312,8 +319,8 @@ class ISIC:
         return [{"image": self.image_path(c), "id": c} for c in ids]
 
     def split_items(self, name: str) -> list[dict[str, str]]:
-        """Datalist of a whole split with labels: ``{"image", "label", "id"}``."""
-        return [self._item(c) for c in self.split_ids(name)]
+        """Datalist of a whole split with labels: ``{"image", "label", "id"}`` (checked)."""
+        return self._checked([self._item(c) for c in self.split_ids(name)], f"{name} split")
 
     def validation_items(self) -> list[dict[str, str]]:
         """Datalist of the val split (model selection)."""
@@ -322,6 +329,54 @@ class ISIC:
     def test_items(self) -> list[dict[str, str]]:
         """Datalist of the test split."""
         return self.split_items("test")
+
+
+def _pair_problem(item: Mapping[str, str]) -> str:
+    try:
+        with Image.open(item["image"]) as image:
+            mode, size = image.mode, image.size
+    except (OSError, ValueError) as e:  # unreadable, or not an image PIL knows (e.g. a NIfTI)
+        return f"image '{item['image']}' cannot be read as an image ({type(e).__name__})"
+    if mode not in _RGB_MODES:
+        return f"image '{item['image']}' has PIL mode '{mode}' (16-bit or float); expected 8-bit RGB (JPEG or PNG)"
+    try:
+        with Image.open(item["label"]) as mask:
+            if mask.size != size:
+                return f"mask '{item['label']}' is {mask.size[0]}x{mask.size[1]}, its image {size[0]}x{size[1]}"
+            array = np.asarray(_mask_mode(mask))
+    except (OSError, ValueError) as e:
+        return f"mask '{item['label']}' cannot be read as an image ({type(e).__name__})"
+    channel_first = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)
+    try:
+        EnsureBinaryMask()(torch.tensor(channel_first), source=f"'{item['label']}'")
+    except ValueError as e:
+        return str(e).removeprefix("EnsureBinaryMask: ")
+    return ""
+
+
+def check_pairs(items: Sequence[Mapping[str, str]], source: str, shown: int = 10) -> list[Mapping[str, str]]:
+    """Check image/mask pairs before a run uses them, with the loaders' own rules: the image is 8-bit and readable,
+    the mask has the image's size and is binary (:class:`EnsureBinaryMask`). Image pixels are not decoded (PIL
+    reads the header), masks are.
+
+    Args:
+        items: ``{"image": path, "label": path}`` pairs.
+        source: what the items are, for the message (``ISIC '<root>' val split``).
+        shown: problems listed in the message.
+
+    Returns:
+        ``items`` unchanged.
+
+    Raises:
+        DatasetError: listing every unusable pair (up to ``shown``).
+    """
+    from adamix_monai.errors import DatasetError
+
+    problems = [p for p in map(_pair_problem, items) if p]
+    if problems:
+        more = f" ... and {len(problems) - shown} more" if len(problems) > shown else ""
+        raise DatasetError(f"{source}: {len(problems)} unusable pair(s): " + "; ".join(problems[:shown]) + more)
+    return list(items)
 
 
 def pil_to_rgb(image: Image.Image) -> Image.Image:

@@ -22,6 +22,7 @@ from pathlib import Path
 from monai.transforms import Compose
 
 from adamix_monai.data.cases import LoadCased
+from adamix_monai.data.h5_checks import check_h5_items
 from adamix_monai.data.views_3d import CheckLabelsd
 
 __all__ = ["LA", "load_la_case"]
@@ -38,14 +39,20 @@ class LA:
 
     Args:
         root: the folder holding ``train.list``, ``test.list`` and ``2018LA_Seg_Training Set/``.
+        check: read each listed file before it is used (:func:`~adamix_monai.data.h5_checks.check_h5_items`: a
+            float 3D image, finite where labeled, a label of the image's shape holding 0 and 1), so a damaged file
+            stops the run at its start, naming the file, instead of mid-run or silently.
 
     Raises:
         FileNotFoundError: when the folder does not have the expected layout, or a listed case has no file (the
             message says what is missing and where to get LA).
     """
 
-    def __init__(self, root: str | Path) -> None:
+    num_classes = 2
+
+    def __init__(self, root: str | Path, check: bool = True) -> None:
         self.root = Path(root)
+        self.check = check
         expected = [self.root / "train.list", self.root / "test.list", self.root / _CASES]
         missing = [str(p) for p in expected if not p.exists()]
         if missing:
@@ -102,23 +109,26 @@ class LA:
             "validation": held_out,
         }
 
+    def _checked(self, items: list[dict[str, str]], what: str) -> list[dict[str, str]]:
+        return check_h5_items(items, self.num_classes, f"LA '{self.root}' {what}", ndim=3) if self.check else items
+
     def labeled_items(self, labeled: int, validation: int) -> list[dict[str, str]]:
-        """Datalist of the labeled cases: ``{"image", "label", "id"}``."""
-        return [self._item(c) for c in self.split(labeled, validation)["labeled"]]
+        """Datalist of the labeled cases: ``{"image", "label", "id"}`` (checked, see ``check``)."""
+        return self._checked([self._item(c) for c in self.split(labeled, validation)["labeled"]], "labeled cases")
 
     def unlabeled_items(self, labeled: int, validation: int, include_labeled: bool = True) -> list[dict[str, str]]:
         """Datalist of the unlabeled stream, image only (the reference streams labeled and unlabeled cases)."""
         parts = self.split(labeled, validation)
         cases = (parts["labeled"] if include_labeled else []) + parts["unlabeled"]
-        return [{"image": self.case_path(c), "id": c} for c in cases]
+        return self._checked([{"image": self.case_path(c), "id": c} for c in cases], "unlabeled cases")
 
     def validation_items(self, labeled: int, validation: int) -> list[dict[str, str]]:
         """Datalist of the validation cases (from the training list, never the test list)."""
-        return [self._item(c) for c in self.split(labeled, validation)["validation"]]
+        return self._checked([self._item(c) for c in self.split(labeled, validation)["validation"]], "validation cases")
 
     def test_items(self) -> list[dict[str, str]]:
         """Datalist of the test cases."""
-        return [self._item(c) for c in self.test_cases()]
+        return self._checked([self._item(c) for c in self.test_cases()], "test cases")
 
     def _item(self, case: str) -> dict[str, str]:
         return {"image": self.case_path(case), "label": self.case_path(case), "id": case}
