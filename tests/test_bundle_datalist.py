@@ -214,3 +214,52 @@ def test_nifti_datalist_with_the_la_bundle(tmp_path):
     pred = nib.load(tmp_path / "pred" / "c3_seg.nii.gz")
     assert pred.shape == (24, 20, 16)
     np.testing.assert_allclose(pred.affine, affine)
+
+
+def test_hostile_file_names_in_datalists_and_monai_label_data_are_never_evaluated(acdc_datalist, tmp_path):
+    """Datalist entries and MONAI Label's datastore paths with ``$``, ``@``, ``%``, ``#`` are data, never code: a
+    datalist is read by the bundle's own code (its strings never reach MONAI's parser), and MONAI Label's absolute
+    paths are plain strings to the parser (``$`` and ``%`` act only at a string's start, ``@`` only on a whole
+    string)."""
+    import shutil
+
+    data = json.loads(acdc_datalist.read_text())
+    names = ["$__import__('os').system('touch PWNED') if 1 else a", "@network_def", "%train#network_def", "a::b#c"]
+    root = tmp_path / "$__import__('os').system('touch PWNED_DIR') if 1 else x"
+    hostile: dict[str, list] = {}
+    for section, entries in data.items():
+        hostile[section] = []
+        for i, entry in enumerate(entries):
+            new = {}
+            for key, rel in entry.items():
+                target = f"{names[i % len(names)]}{key}{i}.nii.gz"
+                (root / "%" / section).mkdir(parents=True, exist_ok=True)
+                shutil.copy(acdc_datalist.parent / rel, root / "%" / section / target)
+                new[key] = f"%/{section}/{target}"
+            hostile[section].append(new)
+    datalist = root / "@datalist.json"
+    datalist.write_text(json.dumps(hostile))
+    check(cli("train", "acdc", "--datalist", str(datalist), "--profile", "cpu", "--bundle_root", str(tmp_path / "b"),
+              "--paradigm", "supervised", "--mix", "none", *TINY_2D))  # fmt: skip
+    # MONAI Label's call: monai.bundle.run(...) with the datastore's absolute paths as Python objects
+    pairs = [{k: str(root / v) for k, v in e.items()} for e in hostile["training"]]
+    val = [{k: str(root / v) for k, v in e.items()} for e in hostile["validation"]]
+    configs = REPO_ROOT / "bundles" / "adamix_acdc" / "configs"
+    script = (
+        "import json, sys, monai.bundle\n"
+        "args = json.loads(sys.argv[1])\n"
+        "monai.bundle.run(run_id='run', config_file=args.pop('config_file'), **args)\n"
+    )
+    overrides = {
+        "config_file": [str(configs / n) for n in ("train.json", "cpu.json", "datalist.json")],
+        "bundle_root": str(tmp_path / "ml"), "datalist": str(datalist), "train#dataset#data": pairs,
+        "validate#dataset#data": val, "train#trainer#max_epochs": 1, "image_size": [32, 32], "batch_size": 2,
+        "epoch_samples": 4, "cache_rate": 0, "progress": False,
+    }  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", script, json.dumps(overrides)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    check(proc)
+    assert (tmp_path / "ml" / "models" / "model.pt").is_file()
+    assert len(list((tmp_path / "ml" / "runs").glob("self_training-adamix-*-data*"))) == 1  # trained on the pairs
+    assert not list(tmp_path.rglob("PWNED*")) and not list(REPO_ROOT.glob("PWNED*"))  # nothing was executed
