@@ -8,7 +8,14 @@ Every error about what a user gave (a file, a folder, a datalist, an option valu
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "DatasetError", "InputError"]
+__all__ = ["CheckpointError", "DatasetError", "InputError", "NoSpaceError", "no_space_error"]
+
+
+import errno
+import os
+
+#: ``OSError`` numbers of a full disk or an exhausted quota.
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 class InputError(Exception):
@@ -22,3 +29,35 @@ class CheckpointError(InputError, ValueError):
 class DatasetError(InputError, ValueError):
     """A file of a dataset folder is unusable (unreadable, wrong dtype, image and label shapes that differ, label
     values outside the classes); the message names every such file."""
+
+
+class NoSpaceError(InputError, OSError):
+    """The disk (or the quota) is full: what was written before is intact, and the same command resumes the run."""
+
+
+def no_space_error(exc: BaseException, path: str | os.PathLike | None = None) -> NoSpaceError | None:
+    """A :class:`NoSpaceError` naming the file for an ``OSError`` of a full disk or quota (``exc`` or one of its
+    causes), else None.
+
+    Args:
+        exc: the error raised by a write.
+        path: the file being written (default: the error's own ``filename``).
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # torch.save reports a full disk as a RuntimeError over it
+        if isinstance(exc, NoSpaceError) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE):
+            break
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    else:
+        return None
+    if isinstance(exc, NoSpaceError):
+        return exc
+    where = path if path is not None else exc.filename
+    target = f" writing '{where}'" if where else ""
+    full = NoSpaceError(
+        f"no space left on the device{target} ({os.strerror(exc.errno)}); files written before are intact "
+        "(checkpoints are replaced atomically): free space, then run the same command again to resume"
+    )
+    full.errno = exc.errno
+    return full

@@ -53,9 +53,14 @@ def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the permissions of a plain open()
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        from adamix_monai.errors import no_space_error
+
+        full = no_space_error(e, path)
+        if full is not None and full is not e:
+            raise full from e
         raise
 
 

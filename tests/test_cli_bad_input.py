@@ -176,3 +176,33 @@ def test_a_rerun_is_the_same_run_continued_or_refused(tmp_path, mini_acdc):
     right = subprocess.run([*evaluate, "--image_size", "[32,32]"], capture_output=True, text=True, cwd=REPO_ROOT,
                            timeout=600)  # fmt: skip
     assert right.returncode == 0 and (run / "eval-test-final" / "summary.json").is_file(), right.stderr[-2000:]
+
+
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (root only; skipped where mounting is not allowed), grown to 256 MiB by calling the result."""
+    import os
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0 or not os.path.ismount(mount):
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_the_same_command_resumes(small_disk, mini_acdc):
+    cmd = [sys.executable, "-m", "adamix_monai", "train", "acdc", "--paradigm", "supervised", "--mix", "none",
+           "--dataset_dir", str(mini_acdc), "--bundle_root", str(small_disk), "--image_size", "[32,32]",
+           "--epochs", "1", "--epoch_samples", "4", "--batch_size", "2", "--num_workers", "0", "--publish", "False"]
+    full = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    lines = [line for line in full.stderr.splitlines() if line.strip() and not line.startswith("20")]  # not logs
+    assert full.returncode == 2 and len(lines) == 1 and "no space left on the device" in lines[0], full.stderr[-3000:]
+    assert "run the same command again" in lines[0] and "Traceback" not in full.stderr
+    run = small_disk / "runs" / "supervised-none-10pct-seed1"
+    assert not list(run.rglob("*.tmp"))  # no temporary file left by the failed write
+    subprocess.run(["mount", "-o", "remount,size=256m", str(small_disk)], check=True)  # space freed
+    again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (run / "model_final.pt").is_file() and (run / "checkpoint.pt").is_file()

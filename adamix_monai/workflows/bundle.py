@@ -79,10 +79,16 @@ class BundleInputError(InputError, FileNotFoundError):
 
 
 def _find_input_error(exc: BaseException | None) -> Exception | None:
+    """The input error (or full disk) in ``exc``'s chain of causes, else None."""
+    from adamix_monai.errors import no_space_error
+
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, InputError):
             return exc  # type: ignore[return-value]
+        full = no_space_error(exc)
+        if full is not None:
+            return full
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return None
