@@ -95,6 +95,28 @@ def _check_known_ids(files: Sequence[str], overrides: dict[str, Any]) -> None:
         )
 
 
+#: Options whose value is a path or a name: fire turns a bare ``--dataset_dir`` into True and ``--run_name 7`` into 7.
+_PATH_OPTIONS = ("datalist", "dataset_dir", "bundle_root", "output_dir", "run_name", "checkpoint", "input", "ckpt_dir")
+
+
+def _path_options(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with the path options as text (a number given as a folder name is that name).
+
+    Raises:
+        BundleInputError: for a path option given without a value.
+    """
+    from adamix_monai.workflows import BundleInputError
+
+    checked = dict(values)
+    for key in _PATH_OPTIONS:
+        value = checked.get(key)
+        if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, float, os.PathLike))):
+            raise BundleInputError(f"--{key} needs a value (a path or a name), e.g. --{key} <path>.")
+        if isinstance(value, (int, float)):
+            checked[key] = str(value)
+    return checked
+
+
 def _run_training_workflow(
     bundle: str,
     datalist: str | None,
@@ -106,6 +128,9 @@ def _run_training_workflow(
     """``train.json`` [+ ``<profile>.json``] [+ ``datalist.json``] + ``extra_configs`` of a bundle, run with
     ``settings`` (ids; None values keep the config's own)."""
     folder = resolve_bundle(bundle)
+    settings = _path_options(settings)
+    datalist = _path_options({"datalist": datalist})["datalist"]
+    bundle_root = _path_options({"bundle_root": bundle_root})["bundle_root"]
     names = ["train.json"] + ([f"{profile}.json"] if profile else []) + (["datalist.json"] if datalist else [])
     settings = dict(
         settings, datalist=str(Path(datalist).resolve()) if datalist else None, bundle_root=bundle_root or str(folder)
@@ -322,6 +347,9 @@ class Commands:
 
         from adamix_monai.workflows import image_datalist
 
+        paths = _path_options({"input": input, "output_dir": output_dir, "checkpoint": checkpoint, **overrides})
+        input, output_dir, checkpoint = paths.pop("input"), paths.pop("output_dir"), paths.pop("checkpoint")
+        overrides = paths
         folder = resolve_bundle(bundle)
         _check_known_ids(bundle_configs(folder, ["inference.json"]), overrides)
         if not Path(input).exists():

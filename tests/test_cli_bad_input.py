@@ -30,6 +30,11 @@ CASES = [
     ("train", ["--paradigm", "semi"], ["--paradigm 'semi'", "self_training"]),
     ("train", ["--mix", "adamx"], ["--mix 'adamx'", "adamix"]),
     ("train", ["--device", "cuda:7"], ["--device 'cuda:7'"]),
+    ("train", ["--image_size", "[64]"], ["--image_size [64]", "expected 2 sides", "2D"]),
+    ("train", ["--image_size", "[64,64,64]"], ["--image_size [64, 64, 64]", "expected 2 sides"]),
+    ("train", ["--run_name"], ["--run_name needs a value"]),
+    ("evaluate", ["--image_size", "[64]"], ["--image_size [64]", "expected 2 sides"]),
+    ("evaluate", ["--output_dir"], ["--output_dir needs a value"]),
     ("evaluate", ["--checkpoint", "foo"], ["--checkpoint", "'foo'"]),
     ("evaluate", ["--split", "train"], ["--split", "'train'"]),
 ]

@@ -65,7 +65,8 @@ def check_settings(**settings: Any) -> bool:
     Known settings: ``paradigm``, ``mix``, ``labeled_fraction`` (0 < f <= 1), ``seed`` (whole number >= 0),
     ``epochs``, ``batch_size``, ``val_interval``, ``save_every``, ``log_every``, ``history_every`` (whole numbers
     >= 1), ``num_workers`` (>= 0), ``learning_rate`` (> 0), ``threshold``, ``mix_prob``, ``ema_decay``,
-    ``cache_rate``, ``lr_decay_fraction`` (in [0, 1]), ``image_size`` (sides divisible by 16 and by ``grid``),
+    ``cache_rate``, ``lr_decay_fraction`` (in [0, 1]), ``image_size`` (``spatial_dims`` sides, divisible by 16 and
+    by ``grid``),
     ``grid``, ``topk`` (1 <= topk <= the number of patches), ``device`` (one that exists here).
 
     Returns:
@@ -107,7 +108,11 @@ def check_settings(**settings: Any) -> bool:
         if not all(_is_int(g) and g >= 1 for g in grid):
             bad("grid", "expected a whole number >= 1 of patches per side, or one per axis")
             grid_ok = False
-    if "image_size" in given:
+    dims = given.get("spatial_dims")
+    size = given.get("image_size")
+    if isinstance(size, (list, tuple)) and _is_int(dims) and len(size) != dims:
+        bad("image_size", f"expected {dims} sides (this bundle's network is {dims}D)")
+    elif "image_size" in given:
         sides = _sides(given["image_size"])
         if not all(_is_int(s) and s >= SIZE_MULTIPLE and s % SIZE_MULTIPLE == 0 for s in sides):
             bad("image_size", f"expected sides that are multiples of {SIZE_MULTIPLE} (the network halves them 4 times)")
@@ -120,7 +125,7 @@ def check_settings(**settings: Any) -> bool:
         topk, patches = given["topk"], None
         if "grid" in given and grid_ok:
             grid = given["grid"]
-            dims = len(_sides(given.get("image_size", [0, 0])))
+            dims = given["spatial_dims"] if _is_int(dims) else len(_sides(given.get("image_size", [0, 0])))
             patches = math.prod(grid) if isinstance(grid, (list, tuple)) else int(grid) ** dims
         if not (_is_int(topk) and topk >= 1 and (patches is None or topk <= patches)):
             bad("topk", f"expected a whole number in [1, {patches}], the patches of the grid" if patches else
