@@ -123,6 +123,7 @@ def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
     proc = cli("train", "acdc", "--datalist", str(bad), "--bundle_root", str(root), *TINY_2D)
     assert proc.returncode == 2, proc.stderr[-2000:]
     err = proc.stderr
+    assert len([line for line in err.splitlines() if line.strip()]) == 1, err  # one line for every problem
     assert "has 3 problem(s)" in err and "Traceback" not in err
     assert "training[2]" in err and "unexpected values {5}" in err
     assert "unlabeled[2] (broken.nii.gz): image: cannot read" in err

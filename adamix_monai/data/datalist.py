@@ -177,8 +177,9 @@ class Datalist:
 
     def _report(self, problems: list[str]) -> str:
         shown = problems[:_MAX_SHOWN]
-        more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
-        return f"datalist '{self.path}' has {len(problems)} problem(s):\n  " + "\n  ".join(shown) + more
+        more = f"; ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        flat = (" ".join(problem.split()) for problem in shown)  # one line, whatever a reader's error holds
+        return f"datalist '{self.path}' has {len(problems)} problem(s): " + "; ".join(flat) + more
 
     # ---------------------------------------------------------------- checks
     def _read(self, path: str, h5_key: str) -> tuple[torch.Tensor, np.ndarray | None]:
