@@ -453,14 +453,22 @@ class Commands:
         from adamix_monai.reporting import collect_table
         from adamix_monai.utils import atomic_open
 
-        files = []
+        files, skipped = [], []
         for pattern in summaries:
-            for path in sorted(glob.glob(pattern)) or [pattern]:
+            matches = sorted(glob.glob(pattern))
+            for path in matches or [pattern]:
                 p = Path(path)
-                files.append(p / "eval-test-best" / "summary.json" if p.is_dir() else p)
+                file = p / "eval-test-best" / "summary.json" if p.is_dir() else p
+                if p.is_dir() and not file.is_file() and glob.has_magic(pattern):
+                    skipped.append(p.name)  # a run of the pattern not evaluated (yet): left out, and said so
+                    continue
+                files.append(file)
         missing = [str(f) for f in files if not f.is_file()]
         if not files or missing:
             raise BundleInputError(f"adamix-monai table: no summary file at {missing or list(summaries)}.")
+        if skipped:
+            print(f"adamix-monai table: left out {len(skipped)} run folder(s) without an evaluation "
+                  f"(eval-test-best/summary.json): {', '.join(skipped)}", file=sys.stderr)  # fmt: skip
         text = collect_table(files, mode=mode, title=title)
         if output:
             with atomic_open(output) as f:

@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 from tests.test_figures_workflow import fake_run
 
 
-def test_figures_and_table_commands(tmp_path):
+def test_figures_and_table_commands(tmp_path, capsys):
     for seed, dice in ((1, 70.0), (2, 74.0)):
         run = fake_run(tmp_path / "runs", f"self_training-adamix-10pct-seed{seed}", "AdaMix-ST")
         info = {"method": "AdaMix-ST", "labeled": "10%", "honest": {"mean": dict(dice=dice, jaccard=1, hd95=2, asd=3)}}
@@ -28,6 +28,11 @@ def test_figures_and_table_commands(tmp_path):
     assert (tmp_path / "t.md").read_text() == text
     with pytest.raises(FileNotFoundError, match="no summary"):
         Commands.table(str(tmp_path / "nothing*"))
+    (tmp_path / "runs" / "supervised-none-10pct-seed1").mkdir()  # a run still training, or a failed start
+    assert Commands.table(str(tmp_path / "runs" / "*"), title="T") == text
+    assert "left out 1 run folder(s) without an evaluation" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="no summary"):  # named explicitly, it is an error
+        Commands.table(str(tmp_path / "runs" / "supervised-none-10pct-seed1"))
 
 
 def acdc_weights(path):
