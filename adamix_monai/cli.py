@@ -479,7 +479,7 @@ class Commands:
 def main() -> None:
     """Entry point of the ``adamix-monai`` console script: bad input (a missing file, a malformed datalist or
     dataset folder) prints one ``error:`` line and exits with status 2; other errors keep their traceback."""
-    from adamix_monai.workflows.bundle import _find_input_error
+    from adamix_monai.errors import find_input_error
 
     argv = sys.argv[1:]
     if any(a in ("-h", "--help") for a in argv) and "--" not in argv:
@@ -488,7 +488,7 @@ def main() -> None:
     try:
         fire.Fire(Commands, command=argv, name="adamix-monai")
     except Exception as e:  # noqa: BLE001 - only input errors are shortened, the rest is re-raised
-        found = _find_input_error(e)  # only input errors (adamix_monai.errors.InputError) are shortened
+        found = find_input_error(e)  # only input errors (adamix_monai.errors.InputError) are shortened
         if found is None:
             raise
         print(f"error: {found}", file=sys.stderr)

@@ -8,7 +8,7 @@ Every error about what a user gave (a file, a folder, a datalist, an option valu
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "DatasetError", "InputError", "NoSpaceError", "no_space_error"]
+__all__ = ["CheckpointError", "DatasetError", "InputError", "NoSpaceError", "find_input_error", "no_space_error"]
 
 
 import errno
@@ -61,3 +61,19 @@ def no_space_error(exc: BaseException, path: str | os.PathLike | None = None) ->
     )
     full.errno = exc.errno
     return full
+
+
+def find_input_error(exc: BaseException | None) -> Exception | None:
+    """The input error (an :class:`InputError`, or a full disk as a :class:`NoSpaceError`) in ``exc`` or its chain
+    of causes (MONAI's config parser wraps what an expression raises), else None: a bug, which keeps its traceback.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, InputError):
+            return exc
+        full = no_space_error(exc)
+        if full is not None:
+            return full
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

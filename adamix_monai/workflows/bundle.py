@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from adamix_monai.errors import CheckpointError, InputError
+from adamix_monai.errors import CheckpointError, InputError, find_input_error
 from adamix_monai.handlers.checkpoint import atomic_save
 from adamix_monai.utils import atomic_open, is_rank0
 
@@ -78,22 +78,6 @@ class BundleInputError(InputError, FileNotFoundError):
     expected and where to get it. On the command line it is printed as one line, without a traceback."""
 
 
-def _find_input_error(exc: BaseException | None) -> Exception | None:
-    """The input error (or full disk) in ``exc``'s chain of causes, else None."""
-    from adamix_monai.errors import no_space_error
-
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, InputError):
-            return exc  # type: ignore[return-value]
-        full = no_space_error(exc)
-        if full is not None:
-            return full
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
 def install_error_hook() -> bool:
     """Make an uncaught input error (even wrapped by MONAI's config parser) print as one clear line, exit status 2.
 
@@ -108,7 +92,7 @@ def install_error_hook() -> bool:
         return True
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
-        found = _find_input_error(value)
+        found = find_input_error(value)
         if found is not None:
             print(f"error: {found}", file=sys.stderr)
             sys.stdout.flush()
