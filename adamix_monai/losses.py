@@ -14,7 +14,7 @@ __all__ = ["MaskedDiceCELoss"]
 class MaskedDiceCELoss(nn.Module):
     """``(1 - w) * CE + w * Dice`` on logits and an index target, with an optional per-pixel mask.
 
-    As the reference criterion (``docs/adamix-reference.md`` section 3.3):
+    As the reference criterion (``docs/algorithm.md`` section 3.3):
 
     * CE is the masked mean over the batch, ``sum(CE * m) / (sum(m) + 1e-5)``;
     * Dice is computed per image and per class, background included, ``(2 sum(p y m) + 1e-5) / (sum((p + y) m) +

@@ -8,7 +8,7 @@
 * :func:`self_paced_plan`: per image, the mask ``m = L < lambda`` (the mix direction: hard when true) and the
   number of patches ``n = min(K, |trunc(K v)|)`` with the weight ``v = 1 - L / (lambda + 1e-5)``.
 
-The arithmetic follows the released reference code exactly (``docs/adamix-reference.md`` section 2): no clamp
+The arithmetic follows the released reference code exactly (``docs/algorithm.md`` section 2): no clamp
 on ``v``, truncation toward zero, the absolute value, then the cap at ``K``. A negative ``v`` therefore mixes
 ``|trunc(K v)|`` patches in the easy direction.
 """

@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Sliding-window strides in MONAI's terms (``docs/adamix-reference.md`` section 5.2).
+"""Sliding-window strides in MONAI's terms (``docs/algorithm.md`` section 5.2).
 
 The reference evaluates LA with windows of 80 x 112 x 112 (D, H, W) moved by a fixed *stride*: 4 voxels along D
 and 18 in-plane. MONAI's :class:`~monai.inferers.SlidingWindowInferer` takes an *overlap* fraction per axis instead

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from adamix_monai.schedule import proxy_dice_loss, ramp_length, self_paced_age, self_paced_plan
 from tests.reference_mix import reference_loss_plan
 
-# docs/adamix-reference.md section 2.3: rows lambda, columns the proxy loss, K = 16
+# docs/algorithm.md section 2.3: rows lambda, columns the proxy loss, K = 16
 WORKED_LOSSES = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8]
 WORKED_TABLE = {
     0.0067: ["easy 16"] * 6,

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """ACDC in the SSL4MIS layout: lists, the paper's labeled subsets, and a MONAI reader for its h5 files.
 
-Layout (``docs/adamix-reference.md`` section 5.1)::
+Layout (``docs/algorithm.md`` section 5.1)::
 
     <root>/train_slices.list, val.list, test.list
     <root>/data/slices/patientXXX_frameYY_slice_K.h5   keys image (H, W) float32 in [0, 1], label (H, W) uint8

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """ISIC 2018 Task 1 (skin-lesion segmentation): splits, labeled subsets, mask checking and the paper's views.
 
-Two layouts are read (``docs/adamix-reference.md`` section 5.3)::
+Two layouts are read (``docs/algorithm.md`` section 5.3)::
 
     official (the archive's zips, unpacked as they come)
     <root>/ISIC2018_Task1-2_Training_Input/ISIC_xxxxxxx.jpg

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """LA (2018 Atrial Segmentation Challenge) in the UA-MT layout: lists, labeled subsets and a validation split.
 
-Layout (``docs/adamix-reference.md`` section 5.2)::
+Layout (``docs/algorithm.md`` section 5.2)::
 
     <root>/train.list, test.list                          case ids, one per line
     <root>/2018LA_Seg_Training Set/<ID>/mri_norm2.h5      keys image (W, H, D) float32, label (W, H, D) {0, 1}

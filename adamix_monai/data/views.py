@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Weak and strong views of one image, with the geometry shared (``docs/adamix-reference.md`` sections 5.1, 5.3).
+"""Weak and strong views of one image, with the geometry shared (``docs/algorithm.md`` sections 5.1, 5.3).
 
 The weak view is a random geometric transform (flips, rotation) followed by a resize; the strong view is a copy
 of the weak view after the geometry, with photometric changes on top. Labels follow the geometry only, so the

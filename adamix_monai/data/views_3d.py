@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Weak and strong views of one 3D volume for LA (``docs/adamix-reference.md`` sections 3.1 and 5.2).
+"""Weak and strong views of one 3D volume for LA (``docs/algorithm.md`` sections 3.1 and 5.2).
 
 The weak view is the reference's ``RandomRotFlip`` followed by a random 80 x 112 x 112 crop; the strong view is a
 copy of the weak view after the geometry with a gamma change and a Gaussian blur on top. Labels follow the

@@ -6,7 +6,7 @@ The paradigm (``supervised``, ``self_training``, ``mean_teacher``, ``co_training
 pseudo-labels and confidence maps; the mix (``none``, ``cutmix``, ``umix``, ``iumix``, ``adamix_v1``,
 ``adamix_v2``, ``adamix``) decides how strong views are mixed with auxiliary ones. The two choices are
 independent: one code path serves all 28 combinations. Semantics follow the released AdaMix code
-(``docs/adamix-reference.md`` section 3): weak views give pseudo-labels and confidence, strong views get mixed,
+(``docs/algorithm.md`` section 3): weak views give pseudo-labels and confidence, strong views get mixed,
 the unlabeled loss keeps pixels whose *mixed* confidence reaches ``threshold``, and ``loss = (L_s + L_u) / 2``.
 """
 

@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The U-Net of the AdaMix paper (``docs/adamix-reference.md`` section 3.5), 2D or 3D."""
+"""The U-Net of the AdaMix paper (``docs/algorithm.md`` section 3.5), 2D or 3D."""
 
 from __future__ import annotations
 

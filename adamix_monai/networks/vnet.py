@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The V-Net of the AdaMix paper for LA (``docs/adamix-reference.md`` section 3.5), the UA-MT variant.
+"""The V-Net of the AdaMix paper for LA (``docs/algorithm.md`` section 3.5), the UA-MT variant.
 
 Five encoder stages of plain (non-residual) ``conv3x3x3 - norm - ReLU`` blocks with 1, 2, 3, 3, 3 convolutions and
 ``n_filters * 2**i`` channels; each of the four downsamplings is a stride-2 convolution with a 2x2x2 kernel
