@@ -214,6 +214,16 @@ class AdaMix(RandomizableTransform):
         mixes)."""
         return self.mode != MixMode.NONE and bool(self._do_transform)
 
+    def skip(self, batch_size: int, device: torch.device | None = None) -> None:
+        """Record that this step's batch was left as it is (the ``prob`` draw failed, or nothing to mix), without
+        a call: :attr:`last_stats` then says "not mixed" for ``batch_size`` images, as a call would.
+
+        Args:
+            batch_size: images in the batch.
+            device: device of the statistics' tensors.
+        """
+        self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch_size, device)
+
     def set_age(self, age: float) -> None:
         """Set the age λ used by the self-paced modes.
 

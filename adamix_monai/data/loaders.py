@@ -28,7 +28,14 @@ from monai.data import DataLoader
 from monai.transforms import Randomizable
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["ResumableSampler", "SeededDataset", "derive_loader", "make_loader"]
+__all__ = [
+    "LoaderStream",
+    "ResumableSampler",
+    "SeededDataset",
+    "derive_loader",
+    "make_loader",
+    "resume_epoch",
+]
 
 _MIX = 0x9E3779B97F4A7C15
 
@@ -211,3 +218,63 @@ def derive_loader(loader: DataLoader, stream: int) -> DataLoader:
         stacklevel=2,
     )
     return DataLoader(loader.dataset, shuffle=True, generator=torch.Generator().manual_seed(stream), **common)
+
+
+class LoaderStream:
+    """A loader drawn from cyclically inside a step (the unlabeled and auxiliary loaders of a trainer whose engine
+    iterates the labeled loader); batch ``k`` of the run is a function of ``k`` alone.
+
+    The caller gives the position (the engine's iteration) with each draw, so a run restored from a checkpoint
+    continues the stream where it stood, whatever order the ``STARTED`` handlers ran in.
+
+    Args:
+        name: the stream's name, for messages (``unlabeled``, ``labeled-aux``).
+        loader: the loader (a :class:`ResumableSampler` makes the stream resumable at any position).
+
+    Raises:
+        ValueError: when the loader yields no batch.
+    """
+
+    def __init__(self, name: str, loader: Any) -> None:
+        self.name, self.loader = name, loader
+        self.length = len(loader)
+        if self.length == 0:
+            raise ValueError(f"SemiSupervisedTrainer: the {name} loader yields no batch (is its dataset empty?).")
+        self._iter: Iterator | None = None
+        self._position = -1
+
+    def _start(self, position: int) -> None:
+        sampler = getattr(self.loader, "sampler", None)
+        if isinstance(sampler, ResumableSampler):
+            epoch, batch = divmod(position, self.length)
+            sampler.set_position(epoch, batch * self.loader.batch_size)
+        self._iter = iter(self.loader)
+
+    def draw(self, position: int) -> Any:
+        """Batch number ``position`` (0-based) of the run."""
+        if self._iter is None or position != self._position + 1:
+            self._start(position)
+        try:
+            batch = next(self._iter)  # type: ignore[arg-type]
+        except StopIteration:
+            self._start(position)
+            batch = next(self._iter)  # type: ignore[arg-type]
+        self._position = position
+        return batch
+
+
+def resume_epoch(loader: Any, epoch: int, iteration: int, epoch_length: int | None = None) -> None:
+    """Point a loader driven by an engine at the engine's position (at ``EPOCH_STARTED``): a run resumed mid-epoch
+    continues the epoch's order where it stopped. A loader without a :class:`ResumableSampler` is left alone.
+
+    Args:
+        loader: the engine's loader.
+        epoch: the engine's epoch (1-based, as Ignite counts).
+        iteration: the engine's iteration count so far.
+        epoch_length: iterations per epoch (default ``len(loader)``).
+    """
+    sampler = getattr(loader, "sampler", None)
+    if isinstance(sampler, ResumableSampler):
+        length = epoch_length or len(loader)
+        done = iteration - (epoch - 1) * length
+        sampler.set_position(epoch - 1, max(done, 0) * loader.batch_size)

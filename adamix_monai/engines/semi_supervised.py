@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -27,7 +28,7 @@ from monai.engines.workflow import Workflow
 from monai.utils import IgniteInfo, min_version, optional_import
 from torch.nn.parallel import DistributedDataParallel
 
-from adamix_monai.data.loaders import ResumableSampler, derive_loader
+from adamix_monai.data.loaders import LoaderStream, derive_loader, resume_epoch
 from adamix_monai.engines.ema import ema_decay, ema_update
 from adamix_monai.handlers.adamix import AdaMixHandler
 from adamix_monai.schedule import proxy_dice_loss
@@ -70,39 +71,43 @@ class _TwoPass(nn.Module):
         return tuple(self.network(x) for x in batches)
 
 
-class _Stream:
-    """A loader drawn from cyclically; batch ``k`` of the run is a function of ``k`` alone.
+@dataclass
+class _Views:
+    """One batch on the device: its weak view, its strong view (the weak one when absent), its label if any."""
 
-    The caller gives the position (the engine's iteration) with each draw, so a run restored from a checkpoint
-    continues the stream where it stood, whatever order the ``STARTED`` handlers ran in.
-    """
+    weak: torch.Tensor
+    strong: torch.Tensor
+    label: torch.Tensor | None = None
 
-    def __init__(self, name: str, loader: Any) -> None:
-        self.name, self.loader = name, loader
-        self.length = len(loader)
-        if self.length == 0:
-            raise ValueError(f"SemiSupervisedTrainer: the {name} loader yields no batch (is its dataset empty?).")
-        self._iter: Iterator | None = None
-        self._position = -1
 
-    def _start(self, position: int) -> None:
-        sampler = getattr(self.loader, "sampler", None)
-        if isinstance(sampler, ResumableSampler):
-            epoch, batch = divmod(position, self.length)
-            sampler.set_position(epoch, batch * self.loader.batch_size)
-        self._iter = iter(self.loader)
+@dataclass
+class _StepBatches:
+    """The batches of one step; those the paradigm or the mix does not use are None."""
 
-    def draw(self, position: int) -> Any:
-        """Batch number ``position`` (0-based) of the run."""
-        if self._iter is None or position != self._position + 1:
-            self._start(position)
-        try:
-            batch = next(self._iter)  # type: ignore[arg-type]
-        except StopIteration:
-            self._start(position)
-            batch = next(self._iter)  # type: ignore[arg-type]
-        self._position = position
-        return batch
+    labeled: _Views
+    labeled_aux: _Views | None
+    unlabeled: _Views | None
+    unlabeled_aux: _Views | None
+
+
+class _Logits:
+    """The no-grad logits of one step, looked up by model and view."""
+
+    def __init__(self, by_pass: Mapping[tuple[int, str], torch.Tensor], models: Sequence[nn.Module]) -> None:
+        self.by_pass, self.models = by_pass, list(models)
+
+    def of(self, model: nn.Module, view: str) -> torch.Tensor:
+        """The logits of ``model`` on ``view`` (``labeled``, ``labeled_aux``, ``unlabeled``, ...)."""
+        return self.by_pass[(next(i for i, m in enumerate(self.models) if m is model), view)]
+
+
+@dataclass
+class _Mixed:
+    """One student's inputs of the gradient passes: ``(image, target)`` pairs and the unlabeled threshold mask."""
+
+    labeled: tuple[torch.Tensor, torch.Tensor]
+    unlabeled: tuple[torch.Tensor, torch.Tensor] | None = None
+    mask: torch.Tensor | None = None
 
 
 class SemiSupervisedTrainer(SupervisedTrainer):
@@ -253,16 +258,16 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.grad_passes = passes
 
         # streams: the engine iterates the labeled loader itself; the others are cycled here
-        self.streams: dict[str, _Stream] = {}
+        self.streams: dict[str, LoaderStream] = {}
         uses_aux = self.mix_mode != MixMode.NONE
         if uses_aux:
-            self.streams["labeled_aux"] = _Stream(
+            self.streams["labeled_aux"] = LoaderStream(
                 "labeled-aux", labeled_aux_data_loader or derive_loader(train_data_loader, 1)
             )
         if paradigm != "supervised":
-            self.streams["unlabeled"] = _Stream("unlabeled", unlabeled_data_loader)
+            self.streams["unlabeled"] = LoaderStream("unlabeled", unlabeled_data_loader)
             if uses_aux:
-                self.streams["unlabeled_aux"] = _Stream(
+                self.streams["unlabeled_aux"] = LoaderStream(
                     "unlabeled-aux", unlabeled_aux_data_loader or derive_loader(unlabeled_data_loader, 3)
                 )
 
@@ -339,11 +344,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             self._check_inputs()
 
     def _on_epoch_started(self, engine: Any) -> None:
-        sampler = getattr(self.data_loader, "sampler", None)
-        if isinstance(sampler, ResumableSampler):
-            length = self.state.epoch_length or len(self.data_loader)
-            done = self.state.iteration - (self.state.epoch - 1) * length
-            sampler.set_position(self.state.epoch - 1, max(done, 0) * self.data_loader.batch_size)
+        resume_epoch(self.data_loader, self.state.epoch, self.state.iteration, self.state.epoch_length)
 
     def _check_inputs(self) -> None:
         """Clear errors before the first step: data sizes, network output channels, label values."""
@@ -487,122 +488,119 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         return conf, pseudo
 
     def _iteration(self, engine: Any, batchdata: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        """One training step, in the reference code's order (``docs/algorithm.md`` section 3.1)."""
         if batchdata is None:
             raise ValueError("SemiSupervisedTrainer: the labeled loader returned no data.")
-        mixing = self.mix_mode != MixMode.NONE
-        semi = self.paradigm != "supervised"
+        for model in self._models():
+            model.train()  # a validation in between leaves the student in eval mode; the teacher predicts in train mode
+        batches = self._draw_batches(batchdata, position=int(engine.state.iteration) - 1)
+        fires = self._draw_mix_decisions()
+        logits = self._no_grad_logits(batches, fires)
+        mixed = [self._mix_for_student(k, batches, logits, fires) for k in range(len(self.students))]
+        self.last_mixed = {"labeled": mixed[0].labeled, "unlabeled": mixed[0].unlabeled}  # figures; freed next step
+        engine.state.output = output = {}
+        loss, loss_s, loss_u = self._update(engine, mixed)
+        self._after_update(engine)
+        output.update(self._step_log(engine, loss, loss_s, loss_u, mixed))
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return output
 
-        # train mode for every model (a validation run in between leaves the student in eval mode); the teacher
-        # also predicts in train mode, as in the reference code
-        for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
-            model.train()
-
-        lab_w, lab_s = self._views(batchdata)
-        lab_y = _plain(batchdata[self.label_key]).to(self.state.device).long()
-        self._check_labels(lab_y)
-        if lab_y.ndim == lab_w.ndim - 1:
-            lab_y = lab_y.unsqueeze(1)
-        position = int(engine.state.iteration) - 1
-        lab_aux = self.streams["labeled_aux"].draw(position) if mixing else None
-        la_w, la_s = self._views(lab_aux) if lab_aux is not None else (None, None)
-        la_y = _plain(lab_aux[self.label_key]).to(self.state.device).long() if lab_aux is not None else None
-        if la_y is not None and la_y.ndim == lab_w.ndim - 1:
-            la_y = la_y.unsqueeze(1)
+    # ---- phase 1: this step's batches ------------------------------------------------------------------------
+    def _draw_batches(self, batchdata: Mapping[str, Any], position: int) -> _StepBatches:
+        """The labeled batch, and the auxiliary and unlabeled batches the paradigm and mix use (batch ``position``
+        of each stream, so a resumed run draws what it would have drawn)."""
+        mixing, semi = self.mix_mode != MixMode.NONE, self.paradigm != "supervised"
+        labeled = self._labeled_views(batchdata)
+        self._check_labels(labeled.label)
+        labeled_aux = self._labeled_views(self.streams["labeled_aux"].draw(position)) if mixing else None
+        unlabeled = unlabeled_aux = None
         if semi:
-            u_w, u_s = self._views(self.streams["unlabeled"].draw(position))
-            ua_w, ua_s = self._views(self.streams["unlabeled_aux"].draw(position)) if mixing else (None, None)
+            unlabeled = _Views(*self._views(self.streams["unlabeled"].draw(position)))
+            if mixing:
+                unlabeled_aux = _Views(*self._views(self.streams["unlabeled_aux"].draw(position)))
+        return _StepBatches(labeled, labeled_aux, unlabeled, unlabeled_aux)
 
-        # ---- no-grad passes (the reference's grouping, see NO_GRAD_GROUPS) -------------------------------------
-        students, models = self.students, self._models()
+    def _labeled_views(self, batch: Mapping[str, Any]) -> _Views:
+        weak, strong = self._views(batch)
+        label = _plain(batch[self.label_key]).to(self.state.device).long()
+        return _Views(weak, strong, label.unsqueeze(1) if label.ndim == weak.ndim - 1 else label)
+
+    # ---- phase 2: each mixer's decision --------------------------------------------------------------------------
+    def _draw_mix_decisions(self) -> dict[str, bool]:
+        """Draw each mixer's ``prob`` decision for this step (``labeled1``, ``unlabeled1``, ...: whether it mixes)."""
         fires = {}
         for name, mixer in self.mixers.items():
             mixer.randomize()
             fires[name] = mixer.will_mix
-        views = {"labeled": lab_w}
-        if mixing:
-            views["labeled_aux"] = la_w
-        if semi:
-            views.update(unlabeled=u_w, strong=u_s)
-            if mixing:
-                views["unlabeled_aux"] = ua_w
-        logits = self._predict(self.no_grad_passes(fires), views)
+        return fires
 
-        def get(model: nn.Module, view: str) -> torch.Tensor:
-            return logits[(next(i for i, m in enumerate(models) if m is model), view)]
+    # ---- phase 3: no-grad logits ---------------------------------------------------------------------------------
+    def _no_grad_logits(self, batches: _StepBatches, fires: Mapping[str, bool]) -> _Logits:
+        """The no-grad logits of the step's passes (:meth:`no_grad_passes`), grouped as the reference runs them."""
+        views = {"labeled": batches.labeled.weak}
+        if batches.labeled_aux is not None:
+            views["labeled_aux"] = batches.labeled_aux.weak
+        if batches.unlabeled is not None:
+            views.update(unlabeled=batches.unlabeled.weak, strong=batches.unlabeled.strong)
+        if batches.unlabeled_aux is not None:
+            views["unlabeled_aux"] = batches.unlabeled_aux.weak
+        return _Logits(self._predict(self.no_grad_passes(fires), views), self._models())
 
-        # ---- mixing -----------------------------------------------------------------------------------------
-        x_l, y_l, x_u, y_u, m_u = [], [], [], [], []
-        for k, student in enumerate(students):
-            mixer = self.mixers[f"labeled{k + 1}"]
-            if mixing:
-                conf = conf_a = loss = None
-                if mixer.needs_confidence and fires[f"labeled{k + 1}"]:
-                    lw, law = get(self._labeled_source(k), "labeled"), get(self._labeled_source(k), "labeled_aux")
-                    conf, conf_a = self._confidence(lw)[0], self._confidence(law)[0]
-                    loss = proxy_dice_loss(lw, lab_y) if mixer.needs_proxy_loss else None
-                xl, yl = mixer(
-                    [lab_s, lab_y],
-                    [la_s, la_y],
-                    confidence=conf,
-                    aux_confidence=conf_a,
-                    proxy_loss=loss,
-                    randomize=False,
-                )
-            else:
-                xl, yl = lab_s, lab_y
-                mixer.last_stats = None
-            x_l.append(xl)
-            y_l.append(yl)
-            if semi:
-                source = self._source(k)
-                conf_u, pseudo_u = self._confidence(get(source, "unlabeled"))
-                mixer_u = self.mixers[f"unlabeled{k + 1}"]
-                if fires[f"unlabeled{k + 1}"]:
-                    conf_ua, pseudo_ua = self._confidence(get(source, "unlabeled_aux"))
-                    needs_proxy = mixer_u.needs_proxy_loss
-                    loss_u = proxy_dice_loss(get(student, "strong"), pseudo_u) if needs_proxy else None
-                    xu, yu, cu = mixer_u(
-                        [u_s, pseudo_u, conf_u],
-                        [ua_s, pseudo_ua, conf_ua],
-                        confidence=conf_u,
-                        aux_confidence=conf_ua,
-                        proxy_loss=loss_u,
-                        randomize=False,
-                    )
-                elif mixing:  # the draw failed: the batch stays as it is (the mixer records that)
-                    xu, yu, cu = mixer_u([u_s, pseudo_u, conf_u], [u_s, pseudo_u, conf_u], randomize=False)
-                else:
-                    xu, yu, cu = u_s, pseudo_u, conf_u
-                    mixer_u.last_stats = None
-                x_u.append(xu)
-                y_u.append(yu)
-                m_u.append((cu >= self.threshold).float())
+    # ---- phase 4: the mixed batches of one student ---------------------------------------------------------------
+    def _mix_for_student(self, k: int, batches: _StepBatches, logits: _Logits, fires: Mapping[str, bool]) -> _Mixed:
+        """Student ``k``'s mixed labeled batch (ground truth) and mixed unlabeled batch (pseudo-labels from
+        :meth:`_source`, and the threshold mask of the mixed confidence)."""
+        lab, lab_aux = batches.labeled, batches.labeled_aux
+        mixer = self.mixers[f"labeled{k + 1}"]
+        if lab_aux is not None:
+            conf = conf_a = loss = None
+            if mixer.needs_confidence and fires[f"labeled{k + 1}"]:
+                source = self._labeled_source(k)
+                weak, weak_aux = logits.of(source, "labeled"), logits.of(source, "labeled_aux")
+                conf, conf_a = self._confidence(weak)[0], self._confidence(weak_aux)[0]
+                loss = proxy_dice_loss(weak, lab.label) if mixer.needs_proxy_loss else None
+            x_l, y_l = mixer([lab.strong, lab.label], [lab_aux.strong, lab_aux.label], confidence=conf,
+                             aux_confidence=conf_a, proxy_loss=loss, randomize=False)  # fmt: skip
+        else:
+            x_l, y_l = lab.strong, lab.label
+            mixer.last_stats = None
+        if batches.unlabeled is None:
+            return _Mixed((x_l, y_l))
+        unl, unl_aux = batches.unlabeled, batches.unlabeled_aux
+        source, mixer_u = self._source(k), self.mixers[f"unlabeled{k + 1}"]
+        conf_u, pseudo_u = self._confidence(logits.of(source, "unlabeled"))
+        x_u, y_u, c_u = unl.strong, pseudo_u, conf_u
+        if fires[f"unlabeled{k + 1}"]:
+            conf_ua, pseudo_ua = self._confidence(logits.of(source, "unlabeled_aux"))
+            loss_u = None
+            if mixer_u.needs_proxy_loss:  # the student's strong view, before mixing
+                loss_u = proxy_dice_loss(logits.of(self.students[k], "strong"), pseudo_u)
+            x_u, y_u, c_u = mixer_u([unl.strong, pseudo_u, conf_u], [unl_aux.strong, pseudo_ua, conf_ua],
+                                    confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u,
+                                    randomize=False)  # fmt: skip
+        elif unl_aux is not None:
+            mixer_u.skip(unl.strong.shape[0], unl.strong.device)  # the draw failed: the batch stays as it is
+        else:
+            mixer_u.last_stats = None
+        return _Mixed((x_l, y_l), (x_u, y_u), (c_u >= self.threshold).float())
 
-        # the first student's mixed inputs and targets of this step (figures, debugging); freed at the next step
-        self.last_mixed = {
-            "labeled": (x_l[0], y_l[0]),
-            "unlabeled": (x_u[0], y_u[0]) if x_u else None,
-        }
-
-        # ---- gradient passes, losses, update -------------------------------------------------------------------
-        engine.state.output = output = {}
+    # ---- phase 5: gradient passes, losses, update ----------------------------------------------------------------
+    def _update(self, engine: Any, mixed: Sequence[_Mixed]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Each student's gradient passes (labeled and unlabeled apart), ``loss = (loss_s + loss_u) / 2``, one
+        backward, each optimizer's step. Returns ``(loss, loss_s, loss_u)``."""
         device_type = torch.device(self.state.device).type
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=self.optim_set_to_none)
         with torch.autocast(device_type, enabled=bool(self.amp)):
-            loss_s = loss_u = None
             sup_terms, unsup_terms = [], []
-            for k, two_pass in enumerate(self.grad_passes):
-                outs = two_pass(x_l[k], x_u[k]) if semi else two_pass(x_l[k])
-                sup_terms.append(self.loss_function(outs[0].float(), y_l[k]))
-                if semi:
-                    unsup_terms.append(self.loss_function(outs[1].float(), y_u[k], m_u[k]))
+            for two_pass, m in zip(self.grad_passes, mixed):
+                outs = two_pass(m.labeled[0], m.unlabeled[0]) if m.unlabeled is not None else two_pass(m.labeled[0])
+                sup_terms.append(self.loss_function(outs[0].float(), m.labeled[1]))
+                if m.unlabeled is not None:
+                    unsup_terms.append(self.loss_function(outs[1].float(), m.unlabeled[1], m.mask))
             loss_s = torch.stack(sup_terms).mean()
-            if semi:
-                loss_u = torch.stack(unsup_terms).mean()
-                loss = (loss_s + loss_u) / 2
-            else:
-                loss = loss_s
+            loss_u = torch.stack(unsup_terms).mean() if unsup_terms else None
+            loss = (loss_s + loss_u) / 2 if loss_u is not None else loss_s
         engine.fire_event(IterationEvents.FORWARD_COMPLETED)
         engine.fire_event(IterationEvents.LOSS_COMPLETED)
         if self.scaler is not None:
@@ -616,23 +614,34 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
             for opt in self.optimizers:
                 opt.step()
+        return loss, loss_s, loss_u
+
+    def _after_update(self, engine: Any) -> None:
+        """The teacher's EMA step, the ranks' buffer sync (DDP), and the mixers' statistics for this step."""
         if self.teacher is not None:
             step = int(engine.state.iteration) - 1
             ema_update(self.teacher, self.students[0], ema_decay(step, self.ema_decay_max), self.ema_buffers)
         if self.distributed:
             self._sync_buffers()
         self.adamix_handler.collect(engine)
-        output.update(
-            adamix_lambda=float(engine.state.adamix_lambda),
-            adamix_mean_n=float(engine.state.adamix_mean_n),
-            adamix_hard_fraction=float(engine.state.adamix_hard_fraction),
-        )
-        output.update(
-            loss=float(loss.detach()),
-            loss_s=float(loss_s.detach()),
-            loss_u=float(loss_u.detach()) if loss_u is not None else 0.0,
-            mask_ratio=float(torch.stack([m.mean() for m in m_u]).mean()) if m_u else 0.0,
-            lr=float(self.optimizers[0].param_groups[0]["lr"]),
-        )
-        engine.fire_event(IterationEvents.MODEL_COMPLETED)
-        return output
+
+    def _step_log(
+        self,
+        engine: Any,
+        loss: torch.Tensor,
+        loss_s: torch.Tensor,
+        loss_u: torch.Tensor | None,
+        mixed: Sequence[_Mixed],
+    ) -> dict[str, float]:
+        """The scalars of ``engine.state.output`` (logged by the stats handlers)."""
+        masks = [m.mask for m in mixed if m.mask is not None]
+        return {
+            "adamix_lambda": float(engine.state.adamix_lambda),
+            "adamix_mean_n": float(engine.state.adamix_mean_n),
+            "adamix_hard_fraction": float(engine.state.adamix_hard_fraction),
+            "loss": float(loss.detach()),
+            "loss_s": float(loss_s.detach()),
+            "loss_u": float(loss_u.detach()) if loss_u is not None else 0.0,
+            "mask_ratio": float(torch.stack([m.mean() for m in masks]).mean()) if masks else 0.0,
+            "lr": float(self.optimizers[0].param_groups[0]["lr"]),
+        }
