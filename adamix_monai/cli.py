@@ -20,11 +20,10 @@ from typing import Any
 import fire
 
 from adamix_monai.demo import run_demo
-from adamix_monai.workflows.bundle import BundleInputError
+from adamix_monai.errors import BundleInputError
 
 __all__ = ["Commands", "bundle_configs", "main", "resolve_bundle"]
 
-_BUNDLES = Path(__file__).resolve().parents[1] / "bundles"
 _PICTURES = (".png", ".jpg", ".jpeg")
 
 
@@ -34,12 +33,13 @@ def resolve_bundle(bundle: str) -> Path:
     Raises:
         BundleInputError: naming what was looked for and the bundles that exist.
     """
-    path = Path(bundle)
-    candidates = [path, _BUNDLES / bundle, _BUNDLES / f"adamix_{bundle}", Path.cwd() / "bundles" / f"adamix_{bundle}"]
+    from adamix_monai.paths import BUNDLES_DIR, bundle_candidates
+
+    candidates = bundle_candidates(bundle)
     for folder in candidates:
         if (folder / "configs" / "train.json").is_file() or (folder / "configs" / "inference.json").is_file():
             return folder.resolve()
-    known = sorted(p.name.removeprefix("adamix_") for p in _BUNDLES.glob("adamix_*") if (p / "configs").is_dir())
+    known = sorted(p.name.removeprefix("adamix_") for p in BUNDLES_DIR.glob("adamix_*") if (p / "configs").is_dir())
     raise BundleInputError(
         f"adamix-monai: no bundle '{bundle}' (looked for {', '.join(str(c) for c in candidates)}); "
         f"known bundles: {', '.join(known) or 'none'}, or give a bundle folder."

@@ -8,7 +8,15 @@ Every error about what a user gave (a file, a folder, a datalist, an option valu
 
 from __future__ import annotations
 
-__all__ = ["CheckpointError", "DatasetError", "InputError", "NoSpaceError", "find_input_error", "no_space_error"]
+__all__ = [
+    "BundleInputError",
+    "CheckpointError",
+    "DatasetError",
+    "InputError",
+    "NoSpaceError",
+    "find_input_error",
+    "no_space_error",
+]
 
 
 import errno
@@ -20,6 +28,11 @@ _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 class InputError(Exception):
     """A user input is missing or unusable; the message names it and says what was expected."""
+
+
+class BundleInputError(InputError, FileNotFoundError):
+    """A bundle's input (dataset folder, datalist, option) is missing or malformed; the message says what was
+    expected and where to get it. On the command line it is printed as one line, without a traceback."""
 
 
 class CheckpointError(InputError, ValueError):

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from adamix_monai.errors import CheckpointError, InputError, find_input_error
+from adamix_monai.errors import BundleInputError, CheckpointError, InputError, find_input_error
 from adamix_monai.handlers.checkpoint import atomic_save
+from adamix_monai.paths import bundle_dir, default_dataset_dir
 from adamix_monai.utils import atomic_open, is_rank0
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "write_model_info",
 ]
 
-_REPO = Path(__file__).resolve().parents[2]
 
 
 def config_literal(value: Any) -> Any:
@@ -73,11 +73,6 @@ def config_literal(value: Any) -> Any:
     return value
 
 
-class BundleInputError(InputError, FileNotFoundError):
-    """A bundle's input (dataset folder, datalist, option) is missing or malformed; the message says what was
-    expected and where to get it. On the command line it is printed as one line, without a traceback."""
-
-
 def install_error_hook() -> bool:
     """Make an uncaught input error (even wrapped by MONAI's config parser) print as one clear line, exit status 2.
 
@@ -103,58 +98,6 @@ def install_error_hook() -> bool:
     hook._adamix_hook = True  # type: ignore[attr-defined]
     sys.excepthook = hook
     return True
-
-
-def bundle_dir(name: str) -> str:
-    """The folder of the bundle ``name``: ``bundles/<name>`` of this checkout, else of the working directory,
-    else the working directory itself when it is that bundle.
-
-    Configs use it as the default ``bundle_root``, so ``python -m monai.bundle run --config_file
-    bundles/<name>/configs/train.json`` from the repository root writes under the bundle, not the root.
-    MONAI Label and other callers pass ``bundle_root`` explicitly.
-
-    Args:
-        name: bundle folder name, e.g. ``adamix_acdc``.
-
-    Returns:
-        The absolute folder.
-
-    Raises:
-        BundleInputError: when no such folder is found (pass ``--bundle_root``).
-    """
-    cwd = Path.cwd()
-    candidates = [_REPO / "bundles" / name, cwd / "bundles" / name, cwd]
-    for path in candidates:
-        if (path / "configs" / "metadata.json").is_file() and path.name == name:
-            return str(path.resolve())
-    raise BundleInputError(
-        f"cannot locate bundle '{name}' (looked in {', '.join(str(p) for p in candidates)}); pass --bundle_root."
-    )
-
-
-def default_dataset_dir(name: str | Sequence[str]) -> str:
-    """Where a dataset is looked for when ``--dataset_dir`` is not given.
-
-    For each name in turn: ``$ADAMIX_DATA_DIR/<name>``, ``../shared/data/<name>`` beside this checkout,
-    ``data/<name>`` in the checkout and in the working directory. The first that exists wins; if none does, the
-    first candidate is returned so that the error message names it.
-
-    Args:
-        name: dataset folder name (``ACDC``, ``LA``, ...), or names in order of preference (``["ISIC2018", "PH2"]``:
-            the real ISIC 2018 when present, else its PH2 stand-in).
-
-    Returns:
-        The folder.
-    """
-    candidates = []
-    for each in [name] if isinstance(name, str) else list(name):
-        if os.environ.get("ADAMIX_DATA_DIR"):
-            candidates.append(Path(os.environ["ADAMIX_DATA_DIR"]) / each)
-        candidates += [_REPO.parent / "shared" / "data" / each, _REPO / "data" / each, Path.cwd() / "data" / each]
-    for path in candidates:
-        if path.is_dir():
-            return str(path)
-    return str(candidates[0])
 
 
 def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", **kwargs: Any) -> Any:

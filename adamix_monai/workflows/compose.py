@@ -35,7 +35,9 @@ REQUIRED = "<required: set in bundles/<name>/parts>"
 
 
 def _bundles_root() -> Path:
-    return Path(__file__).resolve().parents[2] / "bundles"
+    from adamix_monai.paths import BUNDLES_DIR
+
+    return BUNDLES_DIR
 
 
 def compose_config(base: str | Path, part: str | Path | None) -> dict:
