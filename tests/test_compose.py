@@ -63,3 +63,21 @@ def test_a_missing_required_id_is_named(tmp_path):
     _tree(tmp_path, {"a": REQUIRED, "train": {"y": REQUIRED}}, {"a": 1})
     with pytest.raises(ValueError, match=r"must set train#y"):
         compose_bundle("b", root=tmp_path)
+
+
+def test_composed_configs_are_in_canonical_order():
+    """imports first, the workflow sections last (a part's own ids never land after ``run``)."""
+    import json
+
+    from tests.conftest import REPO_ROOT
+
+    for path in sorted((REPO_ROOT / "bundles").glob("adamix_*/configs/*.json")):
+        config = json.loads(path.read_text())
+        if "_generated_" not in config:
+            continue
+        keys = [k for k in config if k != "_generated_"]
+        if "imports" in keys:
+            assert keys[0] == "imports", path
+        sections = [k for k in keys if k in ("initialize", "run", "finalize")]
+        assert keys[len(keys) - len(sections):] == sections, path
+        assert "--config_file" in config["_generated_"], path

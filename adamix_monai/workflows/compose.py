@@ -87,8 +87,24 @@ def composed_text(bundle: str | Path, name: str, root: str | Path | None = None)
     if missing:
         raise ValueError(f"bundle '{folder.name}': {part} must set {', '.join(missing)} (marked required in {base}).")
     sources = [f"bundles/common/{name}"] + ([f"bundles/{folder.name}/parts/{name}"] if part.is_file() else [])
-    note = f"Composed from {' + '.join(sources)} by `adamix-monai configs`; edit those files, not this one."
-    return json.dumps({_NOTE: note, **config}, indent=4, ensure_ascii=False) + "\n"
+    note = (
+        f"Composed from {' + '.join(sources)} by `adamix-monai configs`; edit those files, not this one. Overlays "
+        "(cpu.json, evaluate.json, ...) merge onto it in the order --config_file lists them, the later file winning."
+    )
+    return json.dumps({_NOTE: note, **canonical_order(config)}, indent=4, ensure_ascii=False) + "\n"
+
+
+#: Top-level ids a composed config ends with, in this order: the workflow's sections after every definition.
+_WORKFLOW_SECTIONS = ("initialize", "run", "finalize")
+
+
+def canonical_order(config: dict) -> dict:
+    """``config`` with ``imports`` first and the workflow sections (``initialize``, ``run``, ``finalize``) last, the
+    definitions in between in their merge order (a part's own ids no longer land after ``run``)."""
+    head = {k: config[k] for k in ("imports",) if k in config}
+    tail = {k: config[k] for k in _WORKFLOW_SECTIONS if k in config}
+    body = {k: v for k, v in config.items() if k not in head and k not in tail}
+    return {**head, **body, **tail}
 
 
 def _required_ids(config: object, prefix: str = "") -> list[str]:
