@@ -16,19 +16,12 @@ unlabeled case cannot be read by construction.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import h5py
-import numpy as np
-import torch
-from monai.config import KeysCollection
-from monai.transforms import MapTransform
 
 from adamix_monai.data.h5_checks import check_h5_items
+from adamix_monai.data.io import LoadH5d
 
-__all__ = ["ACDC", "LoadH5d"]
+__all__ = ["ACDC", "LoadH5d"]  # LoadH5d lives in data.io; kept here for existing imports
 
 _GET_ACDC = (
     "ACDC comes from the MICCAI 2017 challenge (https://www.creatis.insa-lyon.fr/Challenge/acdc/); the preprocessed "
@@ -114,58 +107,17 @@ class ACDC:
     def labeled_items(self, fraction: float) -> list[dict[str, str]]:
         """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice (checked, see ``check``)."""
         items = [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' labeled slices", ndim=2) if self.check else items
+        return self._checked(items, "labeled slices", ndim=2)
 
     def unlabeled_items(self) -> list[dict[str, str]]:
         """Datalist of every training slice, image only (labels unreachable); each file's header is checked."""
         items = [{"image": self.slice_path(s)} for s in self.training_slices()]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' training slices", ndim=2) if self.check else items
+        return self._checked(items, "training slices", ndim=2)
 
     def volume_items(self, split: str) -> list[dict[str, str]]:
         """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}`` (checked)."""
         items = [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
-        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' {split} volumes", ndim=3) if self.check else items
+        return self._checked(items, f"{split} volumes", ndim=3)
 
-
-class LoadH5d(MapTransform):
-    """Load arrays from h5 files: for each key, ``data[key]`` is a file path and the dataset named ``key`` (or
-    ``h5_keys[key]``) is read, as float32 for images and int64 for labels, with a channel axis added.
-
-    Args:
-        keys: keys to load.
-        label_keys: keys loaded as integer labels (the rest as float32 images).
-        h5_keys: dataset name per key when it differs from the key.
-        allow_missing_keys: skip absent keys (e.g. ``label`` in unlabeled items).
-
-    Raises:
-        ValueError: naming the file and the key when a file cannot be read or lacks the dataset.
-    """
-
-    def __init__(
-        self,
-        keys: KeysCollection,
-        label_keys: Sequence[str] = ("label",),
-        h5_keys: Mapping[str, str] | None = None,
-        allow_missing_keys: bool = False,
-    ) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.label_keys = set(label_keys)
-        self.h5_keys = dict(h5_keys or {})
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            path, name = str(d[key]), self.h5_keys.get(str(key), str(key))
-            try:
-                with h5py.File(path, "r") as f:
-                    if not isinstance(f.get(name), h5py.Dataset):
-                        raise ValueError(f"LoadH5d: '{path}' has no dataset '{name}' (it holds {sorted(f.keys())}).")
-                    arr = f[name][()]
-            except OSError as e:  # missing, truncated or corrupt file, or unreadable compressed chunks
-                raise ValueError(
-                    f"LoadH5d: cannot read '{path}' for key '{key}' (expected an HDF5 file with dataset '{name}'): {e}"
-                ) from e
-            dtype = np.int64 if key in self.label_keys else np.float32
-            d[key] = torch.as_tensor(np.asarray(arr, dtype=dtype))[None]
-            d[f"{key}_path"] = path
-        return d
+    def _checked(self, items: list[dict[str, str]], what: str, ndim: int) -> list[dict[str, str]]:
+        return check_h5_items(items, self.num_classes, f"ACDC '{self.root}' {what}", ndim=ndim) if self.check else items

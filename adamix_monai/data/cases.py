@@ -22,7 +22,7 @@ from monai.config import KeysCollection
 from monai.data import CacheDataset, MetaTensor
 from monai.transforms import LoadImage, MapTransform
 
-from adamix_monai.data.acdc import LoadH5d
+from adamix_monai.data.io import LoadH5d
 
 __all__ = [
     "LoadCased",
@@ -38,7 +38,7 @@ _NIFTI = (".nii", ".nii.gz")
 
 
 def is_h5(path: str | Path) -> bool:
-    """Whether ``path`` is an h5 file (read with :class:`~adamix_monai.data.acdc.LoadH5d`, not MONAI's readers)."""
+    """Whether ``path`` is an h5 file (read with :class:`~adamix_monai.data.io.LoadH5d`, not MONAI's readers)."""
     return str(path).lower().endswith((".h5", ".hdf5"))
 
 
@@ -132,7 +132,7 @@ def _binarize_255(label: torch.Tensor) -> torch.Tensor:
 class LoadCased(MapTransform):
     """Read a case from h5 (the paper's preprocessed files) or from any file MONAI reads (NIfTI, PNG, JPG, ...).
 
-    h5 files are taken as preprocessed (read as stored, through :class:`~adamix_monai.data.acdc.LoadH5d`). Other
+    h5 files are taken as preprocessed (read as stored, through :class:`~adamix_monai.data.io.LoadH5d`). Other
     files get what the paper's preprocessing did to its data, so a model trained on either sees the same inputs:
     the image's intensity normalised over the whole file (``minmax`` to ``[0, 1]``, or ``zscore``), labels as
     integers (an equal-channel RGB mask collapsed to one channel, a ``{0, 255}`` mask mapped to ``{0, 1}``).

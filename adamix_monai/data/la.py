@@ -7,7 +7,7 @@ Layout (``docs/algorithm.md`` section 5.2)::
     <root>/train.list, test.list                          case ids, one per line
     <root>/2018LA_Seg_Training Set/<ID>/mri_norm2.h5      keys image (W, H, D) float32, label (W, H, D) {0, 1}
 
-Arrays are stored (W, H, D); read them with :class:`~adamix_monai.data.acdc.LoadH5d` and transpose the channel-first
+Arrays are stored (W, H, D); read them with :class:`~adamix_monai.data.io.LoadH5d` and transpose the channel-first
 result to (D, H, W) with MONAI's ``Transposed(keys, indices=(0, 3, 2, 1))``. The labeled subsets are the first 8
 (10%) or 16 (20%) ids of ``train.list``. Unlike the reference code, which selects models on the test set, the
 validation cases are carved from the *end* of ``train.list``; the unlabeled stream is every other training case,

@@ -7,7 +7,7 @@ copy of the weak view after the geometry with a gamma change and a Gaussian blur
 geometry only, so the weak view's pseudo-labels and the mixed strong view stay voxel-aligned.
 
 Volumes are channel-first ``(C, D, H, W)``: LA's h5 arrays are stored (W, H, D), so read them with
-:class:`~adamix_monai.data.acdc.LoadH5d` and MONAI's ``Transposed(keys, indices=(0, 3, 2, 1))`` first.
+:class:`~adamix_monai.data.io.LoadH5d` and MONAI's ``Transposed(keys, indices=(0, 3, 2, 1))`` first.
 
 Bad inputs: a volume smaller than the crop along some axis is zero-padded to the crop (symmetrically); a label
 with values other than ``label_values`` (e.g. a raw challenge mask in {0, 255}) stops the pipeline with a
@@ -43,7 +43,7 @@ __all__ = ["CheckLabelsd", "RandGaussianBlurd", "RandRotFlipd", "weak_strong_vie
 class CheckLabelsd(MapTransform):
     """Check that labels only hold the expected values; the error names the case file.
 
-    The file is taken from ``data[f"{key}_path"]`` (set by :class:`~adamix_monai.data.acdc.LoadH5d`), else from
+    The file is taken from ``data[f"{key}_path"]`` (set by :class:`~adamix_monai.data.io.LoadH5d`), else from
     the label's MONAI metadata (``filename_or_obj``).
 
     Args:
