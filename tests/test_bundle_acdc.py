@@ -39,11 +39,11 @@ def mini_acdc(tmp_path_factory) -> Path:
     return make_mini_acdc(tmp_path_factory.mktemp("acdc"))
 
 
-def test_default_bundle_root_is_the_bundle_folder():
+def test_default_bundle_root_is_the_bundle_folder(mini_acdc):
     assert Path(bundle_dir("adamix_acdc")) == REPO_ROOT / "bundles" / "adamix_acdc"
     parser = ConfigParser()
     parser.read_config(str(CONFIGS / "train.json"))
-    parser.update({"dataset_dir": "/nowhere"})
+    parser.update({"dataset_dir": str(mini_acdc)})  # the run's name depends on its data (injected data is named)
     out = Path(parser.get_parsed_content("output_dir"))
     assert out.parent.parent == REPO_ROOT / "bundles" / "adamix_acdc"
     assert out.name == "self_training-adamix-10pct-seed1"
@@ -135,6 +135,29 @@ def test_resumed_run_is_a_no_op_when_complete(mini_acdc, tmp_path):
     assert "resumed from" in proc.stdout + proc.stderr
     after = torch.load(run / "model_final.pt", weights_only=True)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_run_continued_for_more_epochs_equals_the_longer_run(mini_acdc, tmp_path):
+    """The bundle's declared handlers (checkpoint, history, best model) resume exactly: one epoch, then the same
+    run continued to two (``--epochs 2``), gives the weights, history and best model of two epochs straight."""
+    import csv
+
+    def train(root: Path, epochs: str) -> Path:
+        tiny = list(TINY)
+        tiny[tiny.index("--epochs") + 1] = epochs
+        common = ["--dataset_dir", str(mini_acdc), "--bundle_root", str(root), "--paradigm", "supervised"]
+        check(bundle_run(["train.json", "cpu.json"], *common, "--mix", "none", *tiny))
+        return root / "runs" / "supervised-none-10pct-seed1"
+
+    straight = train(tmp_path / "a", "2")
+    train(tmp_path / "b", "1")
+    continued = train(tmp_path / "b", "2")
+    for name in ("model_final.pt", "model.pt"):
+        a, b = (torch.load(run / name, weights_only=True) for run in (straight, continued))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    for name in ("history.csv", "validation.csv"):
+        rows = [list(csv.reader(open(run / name))) for run in (straight, continued)]
+        assert rows[0] == rows[1] and len(rows[0]) > 2, name
 
 
 @pytest.mark.realdata

@@ -81,6 +81,9 @@ class ResumableCheckpoint:
         save_dir: folder of the checkpoint.
         objects: name -> object with ``state_dict()``/``load_state_dict()``.
         save_every: iterations between saves.
+        engine_objects: also save the engine's own ``checkpoint_objects()`` (first), taken when the run starts:
+            what lets a bundle declare the checkpoint in ``train#handlers``, which a trainer attaches while it is
+            being built.
         filename: the checkpoint's file name.
         resume: load an existing checkpoint at ``STARTED``.
         name: logger name; None uses the engine's logger.
@@ -92,12 +95,14 @@ class ResumableCheckpoint:
     def __init__(
         self,
         save_dir: str | os.PathLike,
-        objects: Mapping[str, Any],
+        objects: Mapping[str, Any] | None = None,
         save_every: int = 100,
         filename: str = "checkpoint.pt",
         resume: bool = True,
         name: str | None = None,
+        engine_objects: bool = False,
     ) -> None:
+        objects = dict(objects or {})
         if save_every < 1:
             raise ValueError(f"ResumableCheckpoint: save_every must be >= 1, got {save_every}.")
         for key, obj in objects.items():
@@ -109,6 +114,7 @@ class ResumableCheckpoint:
         self.save_every, self.resume = int(save_every), bool(resume)
         self.logger = logging.getLogger(name)
         self._name = name
+        self.engine_objects, self._merged = bool(engine_objects), False
         self.resumed_from: int | None = None
 
     def attach(self, engine: Any) -> None:
@@ -128,6 +134,9 @@ class ResumableCheckpoint:
         engine.add_event_handler(Events.COMPLETED, self.save)
 
     def _start(self, engine: Any) -> None:
+        if self.engine_objects and not self._merged:  # taken now: a trainer attaches its handlers before it is built
+            self.objects = {**engine.checkpoint_objects(), **self.objects}
+            self._merged = True
         self.remove_stale_temporaries()
         if self.resume:
             self.load(engine)

@@ -64,9 +64,10 @@ class TrainingHistory:
     Args:
         output_dir: folder of the CSV files.
         every: iterations between training rows.
+        evaluator: the validation evaluator whose metrics are recorded (or give it to :meth:`attach`).
     """
 
-    def __init__(self, output_dir: str | os.PathLike, every: int = 10) -> None:
+    def __init__(self, output_dir: str | os.PathLike, every: int = 10, evaluator: Any = None) -> None:
         if every < 1:
             raise ValueError(f"TrainingHistory: every must be >= 1, got {every}.")
         self.output_dir = Path(output_dir)
@@ -74,9 +75,11 @@ class TrainingHistory:
         self.train_rows: list[dict[str, Any]] = []
         self.val_rows: list[dict[str, Any]] = []
         self._trainer: Any = None
+        self.evaluator = evaluator
 
     def attach(self, trainer: Any, evaluator: Any = None) -> None:
-        """Register on the trainer (and on the validation evaluator, when given)."""
+        """Register on the trainer (and on the validation evaluator, when given here or at construction)."""
+        evaluator = evaluator if evaluator is not None else self.evaluator
         self._trainer = trainer
         trainer.add_event_handler(Events.ITERATION_COMPLETED(every=self.every), self._record_train)
         trainer.add_event_handler(Events.EPOCH_COMPLETED, self.write)

@@ -12,7 +12,7 @@ from monai.utils import optional_import
 
 from adamix_monai.utils import is_rank0
 
-__all__ = ["TRAINING_SCALARS", "attach_training_logs"]
+__all__ = ["TRAINING_SCALARS", "TrainingLogs", "attach_training_logs"]
 
 TRAINING_SCALARS = (
     "loss", "loss_s", "loss_u", "mask_ratio", "adamix_lambda", "adamix_mean_n", "adamix_hard_fraction", "lr"
@@ -63,3 +63,22 @@ def attach_training_logs(
         )
         handlers.append(bar)
     return handlers
+
+
+class TrainingLogs:
+    """A declared handler for ``train#handlers``: :func:`attach_training_logs` (MONAI's ``StatsHandler`` and
+    ``TensorBoardStatsHandler``, and a progress bar) when attached; nothing on ranks other than 0.
+
+    Args:
+        log_dir: TensorBoard folder; None for no event files.
+        progress: show a tqdm progress bar; None shows it when stdout is a terminal.
+        log_every: iterations between console lines.
+    """
+
+    def __init__(self, log_dir: str | None = None, progress: bool | None = None, log_every: int = 1) -> None:
+        self.log_dir, self.progress, self.log_every = log_dir, progress, int(log_every)
+        self.handlers: list[Any] = []
+
+    def attach(self, engine: Any) -> None:
+        """Attach the loggers to ``engine``."""
+        self.handlers = attach_training_logs(engine, self.log_dir, self.progress, self.log_every)
