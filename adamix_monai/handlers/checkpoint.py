@@ -68,6 +68,18 @@ class RNGState:
             torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def register_checkpoint_object(engine: Any, name: str, obj: Any) -> None:
+    """Offer a stateful handler's state to the engine's :class:`ResumableCheckpoint` (one with ``engine_objects``):
+    what a handler declared in a bundle's ``train#handlers`` does when attached, so the checkpoint need not name it.
+
+    Args:
+        engine: the engine the handler attaches to.
+        name: the object's key in the checkpoint (``history``, ``mix_samples``).
+        obj: an object with ``state_dict()``/``load_state_dict()``.
+    """
+    engine.__dict__.setdefault("checkpoint_extras", {})[name] = obj
+
+
 class ResumableCheckpoint:
     """Saves everything a run needs to continue exactly, atomically; resumes from it when the run restarts.
 
@@ -81,9 +93,9 @@ class ResumableCheckpoint:
         save_dir: folder of the checkpoint.
         objects: name -> object with ``state_dict()``/``load_state_dict()``.
         save_every: iterations between saves.
-        engine_objects: also save the engine's own ``checkpoint_objects()`` (first), taken when the run starts:
-            what lets a bundle declare the checkpoint in ``train#handlers``, which a trainer attaches while it is
-            being built.
+        engine_objects: also save the engine's own ``checkpoint_objects()`` (first) and the objects its handlers
+            registered (:func:`register_checkpoint_object`), taken when the run starts: what lets a bundle declare
+            the checkpoint in ``train#handlers``, which a trainer attaches while it is being built.
         filename: the checkpoint's file name.
         resume: load an existing checkpoint at ``STARTED``.
         name: logger name; None uses the engine's logger.
@@ -135,7 +147,8 @@ class ResumableCheckpoint:
 
     def _start(self, engine: Any) -> None:
         if self.engine_objects and not self._merged:  # taken now: a trainer attaches its handlers before it is built
-            self.objects = {**engine.checkpoint_objects(), **self.objects}
+            own = engine.checkpoint_objects() if hasattr(engine, "checkpoint_objects") else {}
+            self.objects = {**own, **getattr(engine, "checkpoint_extras", {}), **self.objects}
             self._merged = True
         self.remove_stale_temporaries()
         if self.resume:

@@ -79,8 +79,11 @@ class TrainingHistory:
 
     def attach(self, trainer: Any, evaluator: Any = None) -> None:
         """Register on the trainer (and on the validation evaluator, when given here or at construction)."""
+        from adamix_monai.handlers.checkpoint import register_checkpoint_object
+
         evaluator = evaluator if evaluator is not None else self.evaluator
         self._trainer = trainer
+        register_checkpoint_object(trainer, "history", self)
         trainer.add_event_handler(Events.ITERATION_COMPLETED(every=self.every), self._record_train)
         trainer.add_event_handler(Events.EPOCH_COMPLETED, self.write)
         trainer.add_event_handler(Events.COMPLETED, self.write)

@@ -55,8 +55,11 @@ class MixSampleSaver:
         self.files: list[str] = []
 
     def attach(self, trainer: Any) -> None:
-        """Register on the trainer's ``ITERATION_COMPLETED``."""
+        """Register on the trainer's ``ITERATION_COMPLETED`` (and offer its state to the run's checkpoint)."""
+        from adamix_monai.handlers.checkpoint import register_checkpoint_object
+
         trainer.add_event_handler(Events.ITERATION_COMPLETED, self)
+        register_checkpoint_object(trainer, "mix_samples", self)
 
     def _due(self, engine: Any) -> bool:
         total = int(engine.state.max_epochs) * int(engine.state.epoch_length)
