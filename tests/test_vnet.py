@@ -68,7 +68,7 @@ def test_paper_patch_forward():
 
 def test_bad_inputs():
     net = AdaMixVNet()
-    with pytest.raises(ValueError, match="divisible by 16.*\\(16, 32, 40\\)"):
+    with pytest.raises(ValueError, match="divisible by 16.*\\[16, 32, 40\\]"):
         net(torch.randn(1, 1, 16, 32, 40))
     with pytest.raises(ValueError, match="expected an input \\(B, 1, D, H, W\\)"):
         net(torch.randn(1, 2, 16, 16, 16))
@@ -97,3 +97,17 @@ def test_sliding_window_inferer():
     with torch.no_grad():
         out = inferer(torch.randn(1, 1, 20, 40, 30), net)  # sides neither divisible by 16 nor larger than the window
     assert out.shape == (1, 2, 20, 40, 30)
+
+
+def test_the_vnet_compiles_with_torchscript_for_ckpt_export():
+    """MONAI's ``ckpt_export`` scripts the network: the scripted V-Net gives the same logits and the same errors."""
+    import torch
+
+    from adamix_monai.networks import AdaMixVNet
+
+    net = AdaMixVNet(in_channels=1, out_channels=2).eval()
+    scripted = torch.jit.script(net)
+    x = torch.randn(1, 1, 16, 32, 32)
+    assert torch.equal(scripted(x), net(x))
+    with pytest.raises(Exception, match="divisible by 16"):
+        scripted(torch.randn(1, 1, 15, 32, 32))

@@ -116,20 +116,23 @@ class AdaMixVNet(nn.Module):
             ValueError: when the input is not 5D, has the wrong number of channels, or a spatial side is not
                 divisible by 16 (the four stride-2 stages).
         """
-        if x.ndim != 5 or x.shape[1] != self.in_channels:
+        if x.dim() != 5 or x.shape[1] != self.in_channels:  # written so that TorchScript compiles it (ckpt_export)
             raise ValueError(
-                f"AdaMixVNet: expected an input (B, {self.in_channels}, D, H, W), got shape {tuple(x.shape)}."
+                "AdaMixVNet: expected an input (B, " + str(self.in_channels) + ", D, H, W), got shape "
+                + str(list(x.shape)) + "."
             )
-        if any(int(s) % 16 for s in x.shape[2:]):
-            raise ValueError(
-                f"AdaMixVNet: every spatial side must be divisible by 16 (four stride-2 stages), got "
-                f"{tuple(x.shape[2:])}; crop or pad the input (the paper uses 80 x 112 x 112 patches)."
-            )
-        skips = []
-        for i, stage in enumerate(self.encoder):
-            x = stage(x if i == 0 else self.down[i - 1](x))
+        for side in x.shape[2:]:
+            if side % 16 != 0:
+                raise ValueError(
+                    "AdaMixVNet: every spatial side must be divisible by 16 (four stride-2 stages), got "
+                    + str(list(x.shape[2:])) + "; crop or pad the input (the paper uses 80 x 112 x 112 patches)."
+                )
+        skips: list[torch.Tensor] = []
+        for stage, down in zip(self.encoder, self.down):  # every stage but the bottleneck, then its downsampling
+            x = stage(x)
             skips.append(x)
-        x = self.dropout(skips.pop())
+            x = down(x)
+        x = self.dropout(self.encoder[-1](x))
         for up, stage in zip(self.up, self.decoder):
             x = stage(up(x) + skips.pop())
         return self.head(self.dropout(x))
