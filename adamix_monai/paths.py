@@ -3,7 +3,7 @@
 """Every place the package looks for its bundles and for datasets, in one module (as nnU-Net's ``paths.py``).
 
 * Bundles: ``$ADAMIX_BUNDLES_DIR`` when set, else ``bundles/`` of this checkout (:data:`BUNDLES_DIR`), then
-  ``bundles/`` of the working directory.
+  ``bundles/`` of the working directory. A bundle's configs find their own folder first (:func:`bundle_dir`).
 * Datasets (``--dataset_dir`` when not given): for each name, ``$ADAMIX_DATA_DIR/<name>``, then
   ``../shared/data/<name>`` beside this checkout (the layout of this project's development machines), then
   ``data/<name>`` in the checkout and in the working directory.
@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,9 +49,25 @@ def bundle_candidates(bundle: str) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def _config_file_bundles(argv: Sequence[str] | None = None) -> list[Path]:
+    """Bundle folders of the ``--config_file`` paths on this process's command line (``.../<bundle>/configs/x``)."""
+    argv = list(sys.argv if argv is None else argv)
+    values = [v for i, a in enumerate(argv) for v in ([argv[i + 1]] if a == "--config_file" and i + 1 < len(argv)
+              else [a.split("=", 1)[1]] if a.startswith("--config_file=") else [])]  # fmt: skip
+    found = []
+    for value in values:
+        for path in re.findall(r"[^\s'\",\[\]]+", value):
+            file = Path(path)
+            if file.parent.name == "configs":
+                found.append(file.resolve().parent.parent)
+    return found
+
+
 def bundle_dir(name: str) -> str:
-    """The folder of the bundle ``name`` (a folder name such as ``adamix_acdc``): in a bundles folder, else the
-    working directory itself when it is that bundle (MONAI Label copies bundles elsewhere and runs them there).
+    """The folder of the bundle ``name`` (a folder name such as ``adamix_acdc``), its own copy first: the working
+    directory when it is that bundle, the bundle whose ``configs/`` the command's ``--config_file`` names (a
+    bundle copied elsewhere, as in the model zoo's ``models/<name>/``, reads only its own folder), then the
+    bundles folders (:func:`bundles_dirs`).
 
     Returns:
         The absolute folder.
@@ -57,7 +75,7 @@ def bundle_dir(name: str) -> str:
     Raises:
         BundleInputError: when no such folder is found (pass ``--bundle_root``).
     """
-    candidates = [folder / name for folder in bundles_dirs()] + [Path.cwd()]
+    candidates = [Path.cwd(), *_config_file_bundles()] + [folder / name for folder in bundles_dirs()]
     for path in candidates:
         if (path / "configs" / "metadata.json").is_file() and path.name == name:
             return str(path.resolve())

@@ -30,3 +30,30 @@ def test_datasets_are_found_by_adamix_data_dir_first(tmp_path, monkeypatch):
     assert paths.default_dataset_dir("NOPE") == str(tmp_path / "NOPE")  # none exists: the first, for the message
     (tmp_path / "PH2").mkdir()
     assert paths.default_dataset_dir(["ISIC2018", "PH2"]) == str(tmp_path / "PH2")  # the stand-in when no ISIC
+
+
+def test_a_copied_bundle_reads_only_its_own_folder(tmp_path):
+    """The model zoo's layout: ``models/adamix_acdc/`` run from the zoo's root must load ITS ``models/model.pt``,
+    never the checkout's."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import nibabel as nib
+    import numpy as np
+
+    copy = tmp_path / "models" / "adamix_acdc"
+    shutil.copytree(paths.BUNDLES_DIR / "adamix_acdc", copy, ignore=shutil.ignore_patterns("runs", "models", "docs"))
+    images = tmp_path / "images"
+    images.mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((24, 24, 3), np.float32), np.eye(4)), images / "x.nii.gz")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", "run", "--config_file", "models/adamix_acdc/configs/inference.json",
+         "--dataset_dir", str(images)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"'{copy / 'models' / 'model.pt'}' do not exist" in proc.stderr  # the copy's own weights, not the checkout's
+    assert not (tmp_path / "predictions").exists() and not (copy / "predictions").exists()
