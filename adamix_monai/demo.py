@@ -163,7 +163,7 @@ def _train(
     size: int,
     batch: int,
     seed: int,
-    progress: bool,
+    progress: bool | None,
     init_state: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.nn.Module, SemiSupervisedTrainer, float]:
     """Train one model of the demo (one epoch of ``iterations`` iterations, validated 16 times).
@@ -312,7 +312,7 @@ def run_demo(
     test: int = 24,
     seed: int = 0,
     threads: int = 1,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Path:
     """Train a supervised and an AdaMix-ST model on synthetic cardiac slices, compare them, and write figures.
 
@@ -335,7 +335,8 @@ def run_demo(
             thread count changes floating-point sums, and with them the results: on the 2-core machine of this
             project 2 threads gave other numbers) and keeps the demo fast on a busy machine; more threads are
             faster on an idle one.
-        progress: show a progress bar while training.
+        progress: show a progress bar while training; None (default): only when the output is a terminal, so a
+            log file gets plain periodic lines and no bar redraws.
 
     Returns:
         The output folder.
@@ -379,7 +380,7 @@ def _run(
     unlabeled: int,
     test: int,
     seed: int,
-    progress: bool,
+    progress: bool | None,
 ) -> Path:
     """The body of :func:`run_demo` (same arguments, validated).
 

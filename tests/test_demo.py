@@ -156,3 +156,19 @@ def test_readme_quotes_what_the_demo_prints(tmp_path):
         for name in ("Supervised", "AdaMix-ST")
     }
     assert (printed["Supervised"], printed["AdaMix-ST"]) == quoted.groups()
+
+
+def test_demo_writes_no_progress_bar_into_a_log_file(tmp_path):
+    """Not on a terminal, the demo logs plain lines (no tqdm redraws in the log file)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamix_monai", "demo", "--output_dir", str(tmp_path / "d"), "--iterations", "4",
+         "--warmup", "0", "--size", "32", "--labeled", "4", "--unlabeled", "4", "--test", "2"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "\r" not in proc.stdout + proc.stderr and "it/s]" not in proc.stderr + proc.stdout
