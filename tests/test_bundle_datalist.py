@@ -71,7 +71,7 @@ def test_every_paradigm_trains_from_a_datalist(acdc_datalist, tmp_path, paradigm
     run = tmp_path / "runs" / f"{paradigm}-{mix}-2labeled-seed1"
     assert (run / "model.pt").is_file() and (tmp_path / "models" / "model.pt").is_file()
     # the training size travels with the published weights, so inference and MONAI Label use it
-    assert json.loads((tmp_path / "models" / "model.json").read_text()) == {"image_size": [32, 32]}
+    assert json.loads((tmp_path / "models" / "model.json").read_text()) == {"image_size": [32, 32], "num_classes": 4}
     with open(run / "history.csv") as f:
         assert [int(r["iteration"]) for r in csv.DictReader(f)] == [1, 2]
     if paradigm != "self_training":

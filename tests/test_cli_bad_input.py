@@ -181,6 +181,8 @@ def test_a_rerun_is_the_same_run_continued_or_refused(tmp_path, mini_acdc):
     right = subprocess.run([*evaluate, "--image_size", "[32,32]"], capture_output=True, text=True, cwd=REPO_ROOT,
                            timeout=600)  # fmt: skip
     assert right.returncode == 0 and (run / "eval-test-final" / "summary.json").is_file(), right.stderr[-2000:]
+    details = json.loads((run / "eval-test-final" / "summary.json").read_text())["details"]
+    assert details["epochs"] == "2" and details["image_size"] == "[32, 32]"  # the run's (run.json), not the command's
 
 
 @pytest.fixture()

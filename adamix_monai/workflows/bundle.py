@@ -39,6 +39,7 @@ __all__ = [
     "model_info",
     "publish_model",
     "record_run",
+    "run_details",
     "require_dataset",
     "run_name",
     "save_model",
@@ -470,6 +471,27 @@ def _grows(before: Any, now: Any) -> bool:
         return int(now) >= int(before)
     except (TypeError, ValueError):
         return False
+
+
+#: What an evaluation summary reports of the run it scores (from the run's ``run.json``).
+_REPORTED = ("paradigm", "mix", "labeled_fraction", "seed", "image_size", "epochs", "batch_size", "learning_rate")
+
+
+def run_details(output_dir: str | os.PathLike, evaluation: dict[str, Any], fallback: dict[str, Any]) -> dict[str, Any]:
+    """The facts an evaluation summary reports: the evaluation's own (checkpoint, split, ...) and the scored
+    run's settings as its ``run.json`` recorded them (the training's epochs, seed, image size, ...), not the
+    evaluate command's; ``fallback`` (the command's values) only for a run without a record.
+
+    Args:
+        output_dir: the run folder.
+        evaluation: the evaluation's settings.
+        fallback: the command's settings, used when the run has no readable ``run.json``.
+    """
+    try:
+        recorded = json.loads((Path(output_dir) / "run.json").read_text())["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {**evaluation, **fallback}
+    return {**evaluation, **{k: recorded[k] for k in _REPORTED if k in recorded}}
 
 
 def first_existing(paths: Sequence[str | os.PathLike]) -> str:
