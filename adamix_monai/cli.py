@@ -367,7 +367,9 @@ class Commands:
         settings: dict[str, Any] = {"output_dir": str(out), "bundle_root": str(folder)}
         if checkpoint is not None:
             if not Path(checkpoint).is_file():
-                raise BundleInputError(f"adamix-monai infer: --checkpoint '{checkpoint}' does not exist.")
+                folder_given = Path(checkpoint).is_dir()
+                what = "is a folder; give the weights file (model.pt)" if folder_given else "does not exist"
+                raise BundleInputError(f"adamix-monai infer: --checkpoint '{checkpoint}' {what}.")
             settings["checkpoint"] = str(Path(checkpoint).resolve())
         if device is not None:
             settings["device"] = torch.device(device)

@@ -213,3 +213,34 @@ def test_a_full_disk_is_one_line_and_the_same_command_resumes(small_disk, mini_a
     again = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (run / "model_final.pt").is_file() and (run / "checkpoint.pt").is_file()
+
+
+def test_folders_where_files_belong_and_files_where_folders_belong_are_one_line(tmp_path, mini_acdc):
+    import json
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    datalist = tmp_path / "datalist.json"
+    import nibabel as nib
+    import numpy as np
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((20, 18, 2), np.float32), np.eye(4)), scans / "x.nii.gz")
+    pair = {"image": str(tmp_path), "label": str(tmp_path)}
+    datalist.write_text(json.dumps({"training": [pair, pair], "validation": [pair]}))
+    cases = [
+        (["train", "acdc", "--dataset_dir", str(mini_acdc), "--bundle_root", str(a_file)],
+         ["cannot create the run folder", "choose another --bundle_root"]),
+        (["train", "acdc", "--datalist", str(datalist), "--bundle_root", str(tmp_path / "r")],
+         [f"'{tmp_path}' is a folder, not an image file"]),
+        (["infer", "acdc", str(scans), "--output_dir", str(tmp_path / "p"), "--checkpoint", str(tmp_path)],
+         ["--checkpoint", "is a folder; give the weights file"]),
+    ]  # fmt: skip
+    for args, words in cases:
+        proc = subprocess.run([sys.executable, "-m", "adamix_monai", *args], capture_output=True, text=True,
+                              cwd=REPO_ROOT, timeout=300)  # fmt: skip
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+        assert all(w in lines[0] for w in words), lines[0]
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()

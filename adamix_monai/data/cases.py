@@ -58,7 +58,8 @@ def read_case_file(path: str | Path, reader: Any = None) -> MetaTensor:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"'{path}' does not exist.")
+        kind = "is a folder, not an image file" if path.is_dir() else "does not exist"
+        raise FileNotFoundError(f"'{path}' {kind}.")
     try:
         return LoadImage(image_only=True, ensure_channel_first=True, reader=reader)(str(path))
     except Exception as e:  # MONAI raises RuntimeError/OSError/ValueError depending on the reader

@@ -186,7 +186,8 @@ class Datalist:
         """The file as ``(C, *spatial)`` and its affine (None for h5, which keeps no geometry)."""
         if is_h5(path):
             if not Path(path).is_file():
-                raise FileNotFoundError(f"'{path}' does not exist.")
+                kind = "is a folder, not an h5 file" if Path(path).is_dir() else "does not exist"
+                raise FileNotFoundError(f"'{path}' {kind}.")
             try:
                 with h5py.File(path, "r") as f:
                     return torch.as_tensor(np.asarray(f[h5_key][()]))[None], None

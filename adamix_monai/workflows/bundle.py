@@ -343,7 +343,13 @@ def lock_run(output_dir: str | os.PathLike) -> bool:
     if not is_rank0():
         return True
     folder = Path(output_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file in the way, no permission, a read-only disk
+        raise BundleInputError(
+            f"cannot create the run folder '{folder}' ({e.strerror or type(e).__name__}); choose another --bundle_root "
+            "or --run_name."
+        ) from None
     lock = folder / ".lock"
     me = {"pid": os.getpid(), "host": socket.gethostname()}
     for _ in range(2):
