@@ -208,7 +208,7 @@ def test_nifti_datalist_with_the_la_bundle(tmp_path):
     check(proc)
     assert "| AdaMix-ST | 2labeled |" in proc.stdout
     info = json.loads((tmp_path / "b" / "models" / "model.json").read_text())
-    assert info == {"image_size": [16, 16, 16], "sw_strides": [8, 8, 8]}
+    assert info == {"image_size": [16, 16, 16], "num_classes": 2, "sw_strides": [8, 8, 8]}
     proc = cli("infer", "la", str(tmp_path / "c3.nii.gz"), "--output_dir", str(tmp_path / "pred"),
                "--checkpoint", str(tmp_path / "b" / "models" / "model.pt"))  # fmt: skip
     check(proc)
