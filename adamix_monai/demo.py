@@ -58,6 +58,7 @@ from adamix_monai.metrics import case_metrics
 from adamix_monai.networks import AdaMixUNet
 from adamix_monai.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
 from adamix_monai.synthetic import cardiac_phantom
+from adamix_monai.transforms import AdaMix
 from adamix_monai.utils import atomic_open
 
 __all__ = ["METHODS", "make_demo_data", "run_demo"]
@@ -204,10 +205,7 @@ def _train(
         num_classes=NUM_CLASSES,
         unlabeled_data_loader=unl_loader if paradigm != "supervised" else None,
         paradigm=paradigm,
-        mix=mix,
-        grid=grid,
-        topk=grid * grid // 4,
-        prob=0.5,
+        mix=AdaMix(mode=mix, grid=grid, topk=grid * grid // 4, prob=0.5),
         mix_seed=seed,
         threshold=THRESHOLD,
     )

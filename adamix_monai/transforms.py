@@ -19,7 +19,7 @@ mode           direction per image             patches per image
 ============== =============================== ======================================================
 
 The mix fires with probability ``prob`` per call (per batch), as in the released code. The age λ is set from
-outside, by :class:`adamix_monai.handlers.AdaMixHandler` or :meth:`AdaMix.set_age`. After each call,
+outside, by :class:`adamix_monai.handlers.AdaMixHandler` or :meth:`AdaMix.set_age`. After each plan,
 :attr:`AdaMix.last_stats` holds per-image statistics (direction, n, mixed area) for logging.
 """
 
@@ -133,15 +133,19 @@ class AdaMix(RandomizableTransform):
     image, paired by confidence rank, each auxiliary patch moved to the position of the patch it replaces.
     The same replacement is applied to every tensor given, so labels and confidence stay aligned with pixels.
 
-    Example::
+    MONAI's randomize-then-apply pattern (as ``MixUp``/``CutMix``): :meth:`randomize` draws the ``prob`` decision
+    and makes the plan once per batch, from the image batch, the confidence maps and the proxy losses; each
+    tensor is then mixed under that plan with ``randomize=False``. Example::
 
         mix = AdaMix(mode="adamix", grid=8, topk=16, prob=0.5)
         mix.set_random_state(seed=0)
         mix.set_age(0.3)
-        image, label, conf = mix(
-            [image, label, conf], [aux_image, aux_label, aux_conf],
-            confidence=conf, aux_confidence=aux_conf, proxy_loss=loss,
-        )
+        mix.randomize(image, confidence=conf, aux_confidence=aux_conf, proxy_loss=loss)
+        image = mix(image, aux_image, randomize=False)
+        label = mix(label, aux_label, randomize=False)
+        conf = mix(conf, aux_conf, randomize=False)
+
+    ``mix([image, label], [aux_image, aux_label], confidence=..., ...)`` does the same in one call.
 
     Args:
         mode: one of :class:`MixMode` (``"adamix"``, ``"adamix_v1"``, ``"adamix_v2"``, ``"umix"``, ``"iumix"``,
@@ -196,6 +200,10 @@ class AdaMix(RandomizableTransform):
         self.n_boxes = int(n_boxes)
         self.box_area = (float(box_area[0]), float(box_area[1]))
         self.last_stats: MixStats | None = None
+        self._plan: Any = None
+        self._planned = False
+        self._shape: tuple[int, tuple[int, ...]] = (0, ())
+        self._device: torch.device | None = None
 
     @property
     def needs_confidence(self) -> bool:
@@ -210,19 +218,8 @@ class AdaMix(RandomizableTransform):
 
     @property
     def will_mix(self) -> bool:
-        """Whether the next call with ``randomize=False`` mixes (the last :meth:`randomize` draw, and a mode that
-        mixes)."""
+        """Whether the current draw mixes (the last :meth:`draw` succeeded, and the mode mixes)."""
         return self.mode != MixMode.NONE and bool(self._do_transform)
-
-    def skip(self, batch_size: int, device: torch.device | None = None) -> None:
-        """Record that this step's batch was left as it is (the ``prob`` draw failed, or nothing to mix), without
-        a call: :attr:`last_stats` then says "not mixed" for ``batch_size`` images, as a call would.
-
-        Args:
-            batch_size: images in the batch.
-            device: device of the statistics' tensors.
-        """
-        self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch_size, device)
 
     def set_age(self, age: float) -> None:
         """Set the age λ used by the self-paced modes.
@@ -235,9 +232,126 @@ class AdaMix(RandomizableTransform):
             raise ValueError(f"AdaMix: the age must be a finite number >= 0, got {age}.")
         self.age = value
 
-    def randomize(self, data: Any = None) -> None:
-        """Draw whether the next call mixes (probability ``prob``)."""
-        super().randomize(None)
+    # ---- randomize: draw the decision, then make the plan ---------------------------------------------------------
+    def draw(self) -> bool:
+        """Draw whether the next mix fires (probability ``prob``) and drop the previous plan.
+
+        :meth:`randomize` is ``draw`` then :meth:`plan`; the trainer calls the two apart because it needs the
+        decision before it runs the forward passes that give the confidence maps.
+
+        Returns:
+            :attr:`will_mix`.
+        """
+        RandomizableTransform.randomize(self, None)
+        self._plan, self._planned = None, False
+        return self.will_mix
+
+    def randomize(  # type: ignore[override]
+        self,
+        data: Any = None,
+        confidence: Any = None,
+        aux_confidence: Any = None,
+        proxy_loss: Any = None,
+    ) -> None:
+        """Draw whether this batch is mixed and, given the image batch ``data``, make and keep the plan.
+
+        MONAI's randomize-then-apply pattern: after ``randomize(data, ...)``, each tensor of the batch is mixed with
+        ``mix(x, aux, randomize=False)`` (or :meth:`apply`) under the same plan. Without ``data`` only the decision
+        is drawn (MONAI's ``RandomizableTransform.randomize(None)``); :meth:`plan` then makes the plan.
+
+        Args:
+            data: the image batch ``(B, C, *spatial)``; fixes the batch size and the spatial shape.
+            confidence: ``(B, 1, *spatial)`` or ``(B, *spatial)`` confidence of the originals (patch modes).
+            aux_confidence: the same for the auxiliary images.
+            proxy_loss: ``(B,)`` per-image proxy losses (self-paced modes), e.g. from
+                :func:`adamix_monai.schedule.proxy_dice_loss`.
+        """
+        self.draw()
+        if data is not None:
+            self.plan(data, confidence, aux_confidence, proxy_loss)
+
+    def plan(
+        self,
+        data: Any,
+        confidence: Any = None,
+        aux_confidence: Any = None,
+        proxy_loss: Any = None,
+        names: Sequence[str] = ("img", "confidence", "aux_confidence", "proxy_loss"),
+    ) -> None:
+        """Make the plan of the drawn decision for the image batch ``data`` (no new ``prob`` draw).
+
+        When the draw failed (or the mode is ``none``) the plan leaves the batch as it is, and the inputs the mix
+        would read are not needed; :attr:`last_stats` says "not mixed" either way.
+
+        Args:
+            data, confidence, aux_confidence, proxy_loss: as :meth:`randomize`.
+            names: the names of those four inputs in error messages (the dictionary transform passes its keys).
+
+        Raises:
+            ValueError: on a batch, confidence or proxy loss of the wrong shape, or holding NaN.
+        """
+        x0 = _plain(data, names[0])
+        batch, spatial = self.check_image(names[0], x0)
+        grid: tuple[int, ...] = ()
+        if self.mode in _PATCH_RULES:
+            grid = ensure_grid(self.grid, spatial)
+            if math.prod(grid) < self.topk:
+                raise ValueError(f"AdaMix: topk={self.topk} exceeds the {math.prod(grid)} patches of grid={grid}.")
+        self._shape, self._device, self._planned = (batch, spatial), x0.device, True
+        self._plan = None
+        if not self.will_mix:
+            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
+        elif self.mode == MixMode.CUTMIX:
+            mask = box_mask(batch, spatial, self.R, self.n_boxes, self.box_area, device=x0.device, rule=self.box_rule)
+            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
+            self.last_stats.applied = True
+            self.last_stats.mixed_fraction = mask.reshape(batch, -1).float().mean(dim=1)
+            self.last_stats.plan = self._plan = mask
+        else:
+            self._plan = self._patch_plan(batch, spatial, grid, (confidence, aux_confidence), proxy_loss, names[1:])
+
+    # ---- apply ------------------------------------------------------------------------------------------------------
+    def apply(self, img: Any, aux: Any, name: str = "img", aux_name: str = "aux") -> Any:
+        """Mix one tensor of the batch with its auxiliary tensor under the current plan.
+
+        Args:
+            img: ``(B, C, *spatial)`` or ``(B, *spatial)``: the image, a label, a pseudo-label or a confidence map.
+            aux: the auxiliary tensor, of the shape, dtype and device of ``img``.
+            name, aux_name: their names in error messages.
+
+        Returns:
+            The mixed tensor, of ``img``'s type (``MetaTensor`` metadata kept); ``img`` itself when the plan leaves
+            the batch as it is.
+
+        Raises:
+            RuntimeError: when no plan was made for the current draw.
+            ValueError: on a tensor that does not match the planned batch, or an auxiliary tensor that does not
+                match it.
+        """
+        if not self._planned:
+            raise RuntimeError(
+                "AdaMix: no plan for the current draw; call randomize(image, confidence, aux_confidence, proxy_loss) "
+                "(or plan(...)) before mixing with randomize=False."
+            )
+        x_t, aux_t = _plain(img, name), _plain(aux, aux_name)
+        batch, spatial = self._shape
+        self._check_shape(name, x_t, batch, spatial)
+        if tuple(aux_t.shape) != tuple(x_t.shape):
+            raise ValueError(
+                f"AdaMix: '{aux_name}' has shape {tuple(aux_t.shape)} but '{name}' has {tuple(x_t.shape)}; "
+                "the auxiliary tensor must have the same shape as the tensor it is mixed into."
+            )
+        if aux_t.dtype != x_t.dtype or aux_t.device != x_t.device:
+            raise ValueError(
+                f"AdaMix: '{aux_name}' is {aux_t.dtype} on {aux_t.device} but '{name}' is {x_t.dtype} on "
+                f"{x_t.device}; the auxiliary tensor must have the dtype and device of the tensor it is mixed "
+                "into (convert it first, e.g. aux.to(x))."
+            )
+        if x_t.device != self._device:
+            raise ValueError(f"AdaMix: '{name}' is on {x_t.device} but the image is on {self._device}.")
+        if self._plan is None:
+            return img
+        return _like(apply_plan(x_t, aux_t, self._plan), img)
 
     def __call__(  # type: ignore[override]
         self,
@@ -248,17 +362,14 @@ class AdaMix(RandomizableTransform):
         proxy_loss: torch.Tensor | None = None,
         randomize: bool = True,
     ) -> Any:
-        """Mix ``img`` with ``aux``.
+        """Mix ``img`` with ``aux``: :meth:`randomize` on the image (unless ``randomize=False``), then :meth:`apply`.
 
         Args:
-            img: a batch ``(B, C, *spatial)``, or a sequence of tensors to mix identically (image first, then
+            img: a batch ``(B, C, *spatial)``, or a sequence of tensors to mix under one plan (image first, then
                 labels, pseudo-labels, confidence maps; each ``(B, C, *spatial)`` or ``(B, *spatial)``).
             aux: the auxiliary batch, with the same structure and shapes as ``img``.
-            confidence: ``(B, 1, *spatial)`` or ``(B, *spatial)`` confidence of the originals (patch modes).
-            aux_confidence: the same for the auxiliary images.
-            proxy_loss: ``(B,)`` per-image proxy losses (self-paced modes), e.g. from
-                :func:`adamix_monai.schedule.proxy_dice_loss`.
-            randomize: draw a new ``prob`` decision first (False reuses the last draw).
+            confidence, aux_confidence, proxy_loss: as :meth:`randomize` (read only when ``randomize=True``).
+            randomize: draw a new decision and plan first (False applies the current plan).
 
         Returns:
             The mixed tensor, or a list of mixed tensors in the order given.
@@ -268,81 +379,15 @@ class AdaMix(RandomizableTransform):
         auxs = [aux] if single else list(aux)  # type: ignore[list-item]
         if len(imgs) != len(auxs):
             raise ValueError(f"AdaMix: got {len(imgs)} tensors to mix but {len(auxs)} auxiliary tensors.")
+        if not imgs:
+            raise ValueError("AdaMix: nothing to mix.")
         names = ["img"] if single else [f"img[{i}]" for i in range(len(imgs))]
         aux_names = ["aux"] if single else [f"aux[{i}]" for i in range(len(auxs))]
-        out = self.mix(
-            list(zip(names, imgs, aux_names, auxs)),
-            confidence=("confidence", confidence, "aux_confidence", aux_confidence),
-            proxy_loss=("proxy_loss", proxy_loss),
-            randomize=randomize,
-        )
-        return out[0] if single else out
-
-    def mix(
-        self,
-        items: Sequence[tuple[str, Any, str, Any]],
-        confidence: tuple[str, Any, str, Any] | None = None,
-        proxy_loss: tuple[str, Any] | None = None,
-        randomize: bool = True,
-    ) -> list[Any]:
-        """Mix named tensors; the names only serve error messages (the dictionary transform passes its keys).
-
-        Args:
-            items: ``(name, tensor, aux_name, aux_tensor)`` per tensor to mix; the first is the image and fixes
-                the batch size and the spatial shape.
-            confidence: ``(name, confidence, aux_name, aux_confidence)`` used to rank patches.
-            proxy_loss: ``(name, loss)`` with the ``(B,)`` per-image proxy losses.
-            randomize: draw a new ``prob`` decision first.
-
-        Returns:
-            The mixed tensors, in the order of ``items``, each of its input's type.
-        """
-        if not items:
-            raise ValueError("AdaMix: nothing to mix.")
-        x0 = _plain(items[0][1], items[0][0])
-        batch, spatial = self.check_image(items[0][0], x0)
-        grid = ()
-        if self.mode in _PATCH_RULES:
-            grid = ensure_grid(self.grid, spatial)
-            if math.prod(grid) < self.topk:
-                raise ValueError(f"AdaMix: topk={self.topk} exceeds the {math.prod(grid)} patches of grid={grid}.")
-
-        pairs = []
-        for name, x, aux_name, aux in items:
-            x_t, aux_t = _plain(x, name), _plain(aux, aux_name)
-            self._check_shape(name, x_t, batch, spatial)
-            if tuple(aux_t.shape) != tuple(x_t.shape):
-                raise ValueError(
-                    f"AdaMix: '{aux_name}' has shape {tuple(aux_t.shape)} but '{name}' has {tuple(x_t.shape)}; "
-                    "the auxiliary tensor must have the same shape as the tensor it is mixed into."
-                )
-            if aux_t.dtype != x_t.dtype or aux_t.device != x_t.device:
-                raise ValueError(
-                    f"AdaMix: '{aux_name}' is {aux_t.dtype} on {aux_t.device} but '{name}' is {x_t.dtype} on "
-                    f"{x_t.device}; the auxiliary tensor must have the dtype and device of the tensor it is mixed "
-                    "into (convert it first, e.g. aux.to(x))."
-                )
-            if x_t.device != x0.device:
-                raise ValueError(f"AdaMix: '{name}' is on {x_t.device} but the image is on {x0.device}.")
-            pairs.append((x_t, aux_t))
-
         if randomize:
-            self.randomize()
-        if self.mode == MixMode.NONE or not self._do_transform:
-            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
-            return [x for _, x, _, _ in items]
-
-        if self.mode == MixMode.CUTMIX:
-            plan: Any = box_mask(
-                batch, spatial, self.R, self.n_boxes, self.box_area, device=x0.device, rule=self.box_rule
-            )
-            self.last_stats = MixStats.unmixed(self.mode.value, self.age, batch, x0.device)
-            self.last_stats.applied = True
-            self.last_stats.mixed_fraction = plan.reshape(batch, -1).float().mean(dim=1)
-            self.last_stats.plan = plan
-        else:
-            plan = self._patch_plan(batch, spatial, grid, confidence, proxy_loss)
-        return [_like(apply_plan(x_t, aux_t, plan), x) for (x_t, aux_t), (_, x, _, _) in zip(pairs, items)]
+            self.draw()
+            self.plan(imgs[0], confidence, aux_confidence, proxy_loss, (names[0], "confidence", "aux_confidence", "proxy_loss"))
+        out = [self.apply(x, a, n, an) for x, a, n, an in zip(imgs, auxs, names, aux_names)]
+        return out[0] if single else out
 
     def check_image(self, name: str, x: torch.Tensor) -> tuple[int, tuple[int, ...]]:
         """Check that ``x`` is an image batch ``(B, C, *spatial)``; returns the batch size and spatial shape."""
@@ -369,20 +414,18 @@ class AdaMix(RandomizableTransform):
         batch: int,
         spatial: tuple[int, ...],
         grid: tuple[int, ...],
-        confidence: tuple[str, Any, str, Any] | None,
-        proxy_loss: tuple[str, Any] | None,
+        confidences: tuple[Any, Any],
+        proxy_loss: Any,
+        names: Sequence[str],
     ) -> Any:
         use_mask, use_weight, fixed_hard = _PATCH_RULES[self.mode]
-        if confidence is None or confidence[1] is None or confidence[3] is None:
-            missing = (
-                "confidence" if confidence is None else (confidence[0] if confidence[1] is None else confidence[2])
-            )
-            raise ValueError(
-                f"AdaMix: mode '{self.mode.value}' ranks patches by confidence but '{missing}' was not given; "
-                f"expected a (B, 1, *spatial) = {(batch, 1, *spatial)} confidence map."
-            )
         scores = []
-        for name, conf in ((confidence[0], confidence[1]), (confidence[2], confidence[3])):
+        for name, conf in zip(names[:2], confidences):
+            if conf is None:
+                raise ValueError(
+                    f"AdaMix: mode '{self.mode.value}' ranks patches by confidence but '{name}' was not given; "
+                    f"expected a (B, 1, *spatial) = {(batch, 1, *spatial)} confidence map."
+                )
             c = _plain(conf, name)
             if c.ndim not in (len(spatial) + 1, len(spatial) + 2) or (c.ndim == len(spatial) + 2 and c.shape[1] != 1):
                 raise ValueError(
@@ -396,19 +439,16 @@ class AdaMix(RandomizableTransform):
             scores.append(s)
         loss = None
         if use_mask or use_weight:
-            if proxy_loss is None or proxy_loss[1] is None:
-                key = "proxy_loss" if proxy_loss is None else proxy_loss[0]
-                raise ValueError(
-                    f"AdaMix: mode '{self.mode.value}' needs the per-image proxy loss '{key}', shape ({batch},)."
-                )
-            loss = _plain(proxy_loss[1], proxy_loss[0]).reshape(-1)
+            key = names[2]
+            if proxy_loss is None:
+                raise ValueError(f"AdaMix: mode '{self.mode.value}' needs the per-image proxy loss '{key}', shape ({batch},).")
+            loss = _plain(proxy_loss, key).reshape(-1)
             if loss.shape[0] != batch:
                 raise ValueError(
-                    f"AdaMix: proxy loss '{proxy_loss[0]}' has {loss.shape[0]} values; "
-                    f"expected one per image, shape ({batch},)."
+                    f"AdaMix: proxy loss '{key}' has {loss.shape[0]} values; expected one per image, shape ({batch},)."
                 )
             if not bool(torch.isfinite(loss).all()):
-                raise ValueError(f"AdaMix: proxy loss '{proxy_loss[0]}' holds NaN or infinite values.")
+                raise ValueError(f"AdaMix: proxy loss '{key}' holds NaN or infinite values.")
             n, hard = self_paced_plan(loss, self.age, self.topk, use_mask, use_weight, fixed_hard)
         else:
             n = torch.full((batch,), self.topk, dtype=torch.long)
@@ -521,8 +561,8 @@ class AdaMixd(RandomizableTransform, MapTransform):
 
     def randomize(self, data: Any = None) -> None:
         """Draw whether the next call mixes."""
-        self.mixer.randomize()
-        self._do_transform = self.mixer._do_transform
+        self.mixer.draw()
+        self._do_transform = self.mixer.will_mix
 
     def _aux(self, d: Mapping[Hashable, Any], key: Hashable, order: torch.Tensor | None) -> tuple[str, Any]:
         if order is not None:
@@ -538,44 +578,45 @@ class AdaMixd(RandomizableTransform, MapTransform):
         return aux_key, d[aux_key]
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:  # type: ignore[override]
-        """Mix one collated batch dictionary; returns a new dictionary with the mixed tensors."""
+        """Mix one collated batch dictionary; returns a new dictionary with the mixed tensors.
+
+        One plan per call (:meth:`AdaMix.randomize` on the image, confidence and proxy loss), applied to every key.
+        """
         d = dict(data)
         keys = [k for k in self.key_iterator(d)]
         if not keys:
             raise KeyError(f"AdaMixd: none of the keys {list(self.keys)} is in the batch ({sorted(map(str, d))}).")
         if keys[0] != self.keys[0]:
             raise KeyError(f"AdaMixd: the first key '{self.keys[0]}' (the image) is missing from the batch.")
-        batch, _ = self.mixer.check_image(str(keys[0]), _plain(d[keys[0]], str(keys[0])))
+        image_name = str(keys[0])
+        batch, _ = self.mixer.check_image(image_name, _plain(d[keys[0]], image_name))
         self.randomize()
-        if not self._do_transform or self.mode == MixMode.NONE:
-            self.mixer.last_stats = MixStats.unmixed(self.mode.value, self.age, batch)
+        if not self._do_transform:
+            self.mixer.plan(d[keys[0]], names=(image_name, "", "", ""))  # "not mixed" statistics
             return d
 
         order = None
         if self.aux_postfix is None:
             order = torch.as_tensor(self.R.permutation(batch), dtype=torch.long)
         mixed_keys = list(keys)
-        confidence = None
+        conf = aux_conf = None
+        aux_conf_name = f"{self.confidence_key}{self.aux_postfix}"
         if self.mixer.needs_confidence or (self.mix_confidence and self.confidence_key in d):
             if self.confidence_key not in d:
                 raise KeyError(
                     f"AdaMixd: mode '{self.mode.value}' ranks patches by confidence but the batch has no "
                     f"'{self.confidence_key}' key (confidence_key). Keys present: {sorted(map(str, d))}."
                 )
-            aux_name, aux_conf = self._aux(d, self.confidence_key, order)
-            confidence = (self.confidence_key, d[self.confidence_key], aux_name, aux_conf)
+            conf = d[self.confidence_key]
+            aux_conf_name, aux_conf = self._aux(d, self.confidence_key, order)
             if self.mix_confidence and self.confidence_key not in mixed_keys:
                 mixed_keys.append(self.confidence_key)
-        proxy = None
-        if self.mixer.needs_proxy_loss:
-            proxy = (self.proxy_loss_key, self._proxy_loss(d))
-        items = []
+        proxy = self._proxy_loss(d) if self.mixer.needs_proxy_loss else None
+        names = (image_name, self.confidence_key, aux_conf_name, self.proxy_loss_key)
+        self.mixer.plan(d[keys[0]], conf, aux_conf, proxy, names=names)
         for key in mixed_keys:
             aux_name, aux = self._aux(d, key, order)
-            items.append((str(key), d[key], aux_name, aux))
-        out = self.mixer.mix(items, confidence=confidence, proxy_loss=proxy, randomize=False)
-        for key, value in zip(mixed_keys, out):
-            d[key] = value
+            d[key] = self.mixer.apply(d[key], aux, str(key), aux_name)
         return d
 
     def _proxy_loss(self, d: Mapping[Hashable, Any]) -> Any:

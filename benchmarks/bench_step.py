@@ -29,6 +29,7 @@ rot/flip, crop to ``--shape``, gamma, blur).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import resource
 import statistics
@@ -38,6 +39,16 @@ import time
 
 PARADIGMS = ["supervised", "self_training", "mean_teacher", "co_training"]
 MIXES = ["none", "cutmix", "adamix"]
+
+
+def _mix_arguments(trainer_class: type, mode: str, **settings: object) -> dict[str, object]:
+    """The trainer's mix arguments: one configured AdaMix, or (trainers before it took one, for same-run
+    comparisons with an older checkout on PYTHONPATH) the mode and the settings as separate arguments."""
+    if "grid" in inspect.signature(trainer_class).parameters:
+        return dict(mix=mode, **settings)
+    from adamix_monai.transforms import AdaMix
+
+    return dict(mix=AdaMix(mode=mode, **settings))
 
 
 def _volumes(count: int, shape: tuple[int, ...], seed: int):
@@ -118,10 +129,7 @@ def child(args: argparse.Namespace) -> None:
         loss_function=MaskedDiceCELoss(1.0 if three_d else 0.5),  # LA: Dice only
         num_classes=2 if three_d else 4,
         paradigm=args.paradigm,
-        mix=args.mix,
-        prob=args.prob,
-        grid=args.grid or (4 if three_d else 8),
-        topk=16,
+        **_mix_arguments(SemiSupervisedTrainer, args.mix, prob=args.prob, grid=args.grid or (4 if three_d else 8), topk=16),
         amp=args.amp,
         channels_last=args.channels_last,
         fuse_forwards=args.fuse_forwards,

@@ -15,6 +15,7 @@ from adamix_monai.engines import SemiSupervisedTrainer
 from adamix_monai.losses import MaskedDiceCELoss
 from adamix_monai.networks import AdaMixUNet
 from adamix_monai.synthetic import cardiac_phantom
+from adamix_monai.transforms import AdaMix, MixMode
 
 
 def synthetic_items(count: int, size: int, dims: int, seed: int, labeled: bool = True) -> list[dict]:
@@ -71,7 +72,10 @@ def make_trainer(
         network2 = net()
         extra = dict(network2=network2, optimizer2=torch.optim.AdamW(network2.parameters(), 1e-3))
     grid = (4, 4) if dims == 2 else (2, 4, 4)
-    kwargs.setdefault("topk", 4)
+    mix_settings = {key: kwargs.pop(key) for key in ("prob", "n_boxes", "box_area", "box_rule") if key in kwargs}
+    topk = kwargs.pop("topk", 4)
+    known = mix in [m.value for m in MixMode]  # an unknown name goes to the trainer, whose error tests check
+    mixer = AdaMix(mode=mix, grid=grid, topk=topk, **mix_settings) if known else mix
     return SemiSupervisedTrainer(
         device=torch.device("cpu"),
         max_epochs=max_epochs,
@@ -82,8 +86,7 @@ def make_trainer(
         num_classes=4,
         unlabeled_data_loader=unl_loader if paradigm != "supervised" else None,
         paradigm=paradigm,
-        mix=mix,
-        grid=grid,
+        mix=mixer,
         mix_seed=seed,
         threshold=0.6,
         **extra,

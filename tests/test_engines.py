@@ -14,7 +14,7 @@ from monai.data import Dataset
 from adamix_monai.data import make_loader
 from adamix_monai.engines import PARADIGMS, SemiSupervisedTrainer, ema_decay, ema_update
 from adamix_monai.losses import MaskedDiceCELoss
-from adamix_monai.transforms import MixMode
+from adamix_monai.transforms import AdaMix, MixMode
 from tests.ssl_fixtures import make_trainer, synthetic_items, views
 
 MIXES = [m.value for m in MixMode]
@@ -219,6 +219,25 @@ def test_reference_step_is_deterministic_and_options_change_the_run():
     (b1, w1), (b2, w2), (b3, _) = final(), final(), final(skip_unused_passes=True)
     assert torch.equal(b1, b2) and torch.equal(w1, w2)
     assert not torch.equal(b1, b3)
+
+
+def test_the_trainer_copies_one_configured_mixer_per_stream_and_student():
+    trainer = make_trainer("co_training", "cutmix", max_epochs=1, prob=0.25, n_boxes=2, box_area=(0.3, 0.4), topk=3)
+    mixers = list(trainer.mixers.values())
+    assert list(trainer.mixers) == ["labeled1", "unlabeled1", "labeled2", "unlabeled2"]
+    assert len({id(m) for m in mixers}) == 4  # copies, not one shared object
+    for m in mixers:
+        assert (m.mode, m.grid, m.topk, m.prob, m.n_boxes, m.box_area) == ("cutmix", (4, 4), 3, 0.25, 2, (0.3, 0.4))
+    draws = [tuple(m.R.rand(4)) for m in mixers]
+    assert len(set(draws)) == 4  # each copy has its own random stream
+    # a mode name alone gives AdaMix's defaults
+    lab = make_loader(Dataset(synthetic_items(2, 32, 2, 0), transform=views(True)), 2)
+    net = nn.Conv2d(1, 4, 3, padding=1)
+    named = SemiSupervisedTrainer("cpu", 1, lab, net, torch.optim.SGD(net.parameters(), 0.1), MaskedDiceCELoss(), 4,
+                                  unlabeled_data_loader=lab, mix="umix")  # fmt: skip
+    defaults = AdaMix()
+    for m in named.mixers.values():
+        assert (m.mode, m.grid, m.topk, m.prob) == ("umix", defaults.grid, defaults.topk, defaults.prob)
 
 
 class TestBadInput:

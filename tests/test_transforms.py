@@ -380,3 +380,67 @@ def test_aux_of_another_dtype_of_the_same_width_is_refused_not_reinterpreted():
     batch["label_aux"] = batch["label_aux"].long()
     out = mix(batch)
     assert set(out["label"].unique().tolist()) <= {0, 1}
+
+
+class TestRandomizeThenApply:
+    """MONAI's pattern: ``randomize`` makes one plan per batch, each tensor is mixed under it with randomize=False."""
+
+    @pytest.mark.parametrize("mode", ["adamix", "iumix", "cutmix"])
+    def test_randomize_then_apply_equals_one_call(self, mode):
+        b = make_batch(3, (4, 4), 4, 5)
+        keys = ("image", "label", "confidence")
+        conf = dict(confidence=b["confidence"], aux_confidence=b["confidence_aux"], proxy_loss=b["proxy_loss"])
+        one = AdaMix(mode=mode, grid=4, topk=6, prob=1.0).set_random_state(seed=3)
+        want = one([b[k] for k in keys], [b[k + "_aux"] for k in keys], **conf)
+        split = AdaMix(mode=mode, grid=4, topk=6, prob=1.0).set_random_state(seed=3)
+        split.randomize(b["image"], **conf)
+        got = [split(b[k], b[k + "_aux"], randomize=False) for k in keys]
+        for g, w in zip(got, want):
+            assert torch.equal(g, w)
+        assert split.last_stats.applied and torch.equal(split.last_stats.n, one.last_stats.n)
+        assert not torch.equal(got[0], b["image"])  # the plan mixed something
+
+    def test_draw_then_plan_equals_randomize(self):
+        b = make_batch(4, (4, 4), 4, 6)
+        conf = (b["confidence"], b["confidence_aux"], b["proxy_loss"])
+        outs = []
+        for split in (False, True):
+            mix = AdaMix(mode="adamix", grid=4, topk=4, prob=0.5).set_random_state(seed=11)
+            mixed = []
+            for _ in range(6):  # several draws, some of which fail
+                if split:
+                    mix.draw()
+                    mix.plan(b["image"], *conf)
+                else:
+                    mix.randomize(b["image"], *conf)
+                mixed.append(mix(b["image"], b["image_aux"], randomize=False))
+            outs.append(mixed)
+        assert all(torch.equal(x, y) for x, y in zip(*outs))
+        assert any(torch.equal(x, b["image"]) for x in outs[0]) and not all(torch.equal(x, b["image"]) for x in outs[0])
+
+    def test_a_failed_draw_needs_no_confidence_and_leaves_the_batch(self):
+        b = make_batch(2, (4, 4), 4, 7)
+        mix = AdaMix(mode="adamix", grid=4, topk=4, prob=0.0)
+        assert mix.draw() is False and not mix.will_mix
+        mix.plan(b["image"])  # nothing the mix would read is needed
+        assert mix(b["label"], b["label_aux"], randomize=False) is b["label"]
+        assert mix.last_stats.applied is False and int(mix.last_stats.n.sum()) == 0
+
+    def test_applying_without_a_plan_is_an_error(self):
+        b = make_batch(2, (4, 4), 4, 8)
+        mix = AdaMix(mode="cutmix", prob=1.0)
+        with pytest.raises(RuntimeError, match=r"no plan for the current draw; call randomize\(image"):
+            mix(b["image"], b["image_aux"], randomize=False)
+        mix.randomize()  # the decision only: still no plan
+        with pytest.raises(RuntimeError, match="no plan"):
+            mix.apply(b["image"], b["image_aux"])
+        mix.randomize(b["image"])
+        assert mix.apply(b["image"], b["image_aux"]).shape == b["image"].shape
+
+    def test_a_tensor_of_another_batch_is_refused(self):
+        b = make_batch(2, (4, 4), 4, 9)
+        mix = AdaMix(mode="cutmix", prob=1.0)
+        mix.randomize(b["image"])
+        other = make_batch(3, (4, 4), 4, 9)
+        with pytest.raises(ValueError, match=r"'label' has shape \(3, 1, 16, 16\); expected \(B, C, \*spatial\) = \(2"):
+            mix.apply(other["label"], other["label_aux"], name="label")

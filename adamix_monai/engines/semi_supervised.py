@@ -142,7 +142,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         unlabeled_data_loader: unlabeled loader (all training images in the reference protocol); required by
             every paradigm but ``supervised``.
         paradigm: one of ``supervised``, ``self_training``, ``mean_teacher``, ``co_training``.
-        mix: one of :class:`~adamix_monai.transforms.MixMode`.
+        mix: the mix: a configured :class:`~adamix_monai.transforms.AdaMix` (its mode, grid, ``topk``, ``prob``
+            and CutMix boxes), or a :class:`~adamix_monai.transforms.MixMode` name for an ``AdaMix`` with default
+            settings. Every stream and student gets its own copy, seeded from ``mix_seed``.
         labeled_aux_data_loader, unlabeled_aux_data_loader: auxiliary loaders; derived from the main loaders
             when None.
         threshold: confidence threshold ``tau`` of the unlabeled loss.
@@ -150,8 +152,8 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         ema_buffers: teacher buffer policy (``own``, ``copy``, ``ema``), see :func:`~adamix_monai.engines.ema_update`.
         teacher: the mean teacher; default a deep copy of ``network`` (the first EMA step copies the student).
         network2, optimizer2: the second student and its optimizer (co-training).
-        grid, topk, prob, ramp_fraction, n_boxes, box_area, box_rule: AdaMix settings (see
-            :class:`~adamix_monai.transforms.AdaMix`).
+        ramp_fraction: fraction of training over which the age λ ramps (see
+            :class:`~adamix_monai.handlers.AdaMixHandler`).
         mix_seed: seed of the mixing transforms' random states.
         fuse_forwards: speed option, off by default. Run all no-grad views of one model as ONE forward over
             their concatenation (fewer, larger kernels). With BatchNorm in train mode the batch statistics then
@@ -182,7 +184,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         num_classes: int,
         unlabeled_data_loader: Any = None,
         paradigm: str = "self_training",
-        mix: str = "adamix",
+        mix: str | AdaMix = "adamix",
         labeled_aux_data_loader: Any = None,
         unlabeled_aux_data_loader: Any = None,
         threshold: float = 0.95,
@@ -191,13 +193,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         teacher: nn.Module | None = None,
         network2: nn.Module | None = None,
         optimizer2: torch.optim.Optimizer | None = None,
-        grid: int | Sequence[int] = 8,
-        topk: int = 16,
-        prob: float = 0.5,
         ramp_fraction: float = 0.25,
-        n_boxes: int = 3,
-        box_area: tuple[float, float] = (0.25, 0.5),
-        box_rule: str = "toggle",
         mix_seed: int = 0,
         fuse_forwards: bool = False,
         skip_unused_passes: bool = False,
@@ -209,12 +205,15 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     ) -> None:
         if paradigm not in PARADIGMS:
             raise ValueError(f"SemiSupervisedTrainer: unknown paradigm '{paradigm}'; expected one of {PARADIGMS}.")
-        try:
-            self.mix_mode = MixMode(mix)
-        except ValueError:
-            raise ValueError(
-                f"SemiSupervisedTrainer: unknown mix '{mix}'; expected one of {[m.value for m in MixMode]}."
-            ) from None
+        if not isinstance(mix, AdaMix):
+            try:
+                mix = AdaMix(mode=MixMode(mix))
+            except ValueError:
+                raise ValueError(
+                    f"SemiSupervisedTrainer: unknown mix '{mix}'; expected an AdaMix or one of "
+                    f"{[m.value for m in MixMode]}."
+                ) from None
+        self.mix_mode = mix.mode
         if paradigm != "supervised" and unlabeled_data_loader is None:
             raise ValueError(f"SemiSupervisedTrainer: paradigm '{paradigm}' needs unlabeled_data_loader.")
         if paradigm == "co_training" and (network2 is None or optimizer2 is None):
@@ -272,13 +271,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 )
 
         # one AdaMix per stream and per student, all driven by one schedule handler
-        settings = dict(
-            mode=self.mix_mode, grid=grid, topk=topk, prob=prob, n_boxes=n_boxes, box_area=box_area, box_rule=box_rule
-        )
         self.mixers: dict[str, AdaMix] = {}
         for k in range(len(self.students)):
             for stream in ("labeled", "unlabeled") if paradigm != "supervised" else ("labeled",):
-                mixer = AdaMix(**settings)  # type: ignore[arg-type]
+                mixer = copy.deepcopy(mix)
                 mixer.set_random_state(seed=mix_seed + 7919 * len(self.mixers))
                 self.mixers[f"{stream}{k + 1}"] = mixer
         self.adamix_handler = AdaMixHandler(list(self.mixers.values()), ramp_fraction=ramp_fraction)
@@ -528,11 +524,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     # ---- phase 2: each mixer's decision --------------------------------------------------------------------------
     def _draw_mix_decisions(self) -> dict[str, bool]:
         """Draw each mixer's ``prob`` decision for this step (``labeled1``, ``unlabeled1``, ...: whether it mixes)."""
-        fires = {}
-        for name, mixer in self.mixers.items():
-            mixer.randomize()
-            fires[name] = mixer.will_mix
-        return fires
+        return {name: mixer.draw() for name, mixer in self.mixers.items()}
 
     # ---- phase 3: no-grad logits ---------------------------------------------------------------------------------
     def _no_grad_logits(self, batches: _StepBatches, fires: Mapping[str, bool]) -> _Logits:
@@ -559,8 +551,8 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 weak, weak_aux = logits.of(source, "labeled"), logits.of(source, "labeled_aux")
                 conf, conf_a = self._confidence(weak)[0], self._confidence(weak_aux)[0]
                 loss = proxy_dice_loss(weak, lab.label) if mixer.needs_proxy_loss else None
-            x_l, y_l = mixer([lab.strong, lab.label], [lab_aux.strong, lab_aux.label], confidence=conf,
-                             aux_confidence=conf_a, proxy_loss=loss, randomize=False)  # fmt: skip
+            mixer.plan(lab.strong, conf, conf_a, loss)
+            x_l, y_l = mixer(lab.strong, lab_aux.strong, randomize=False), mixer(lab.label, lab_aux.label, randomize=False)
         else:
             x_l, y_l = lab.strong, lab.label
             mixer.last_stats = None
@@ -575,11 +567,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             loss_u = None
             if mixer_u.needs_proxy_loss:  # the student's strong view, before mixing
                 loss_u = proxy_dice_loss(logits.of(self.students[k], "strong"), pseudo_u)
-            x_u, y_u, c_u = mixer_u([unl.strong, pseudo_u, conf_u], [unl_aux.strong, pseudo_ua, conf_ua],
-                                    confidence=conf_u, aux_confidence=conf_ua, proxy_loss=loss_u,
-                                    randomize=False)  # fmt: skip
+            mixer_u.plan(unl.strong, conf_u, conf_ua, loss_u)
+            x_u, y_u, c_u = (mixer_u(x, aux, randomize=False) for x, aux in
+                             ((unl.strong, unl_aux.strong), (pseudo_u, pseudo_ua), (conf_u, conf_ua)))  # fmt: skip
         elif unl_aux is not None:
-            mixer_u.skip(unl.strong.shape[0], unl.strong.device)  # the draw failed: the batch stays as it is
+            mixer_u.plan(unl.strong)  # the draw failed: the plan leaves the batch as it is ("not mixed")
         else:
             mixer_u.last_stats = None
         return _Mixed((x_l, y_l), (x_u, y_u), (c_u >= self.threshold).float())
