@@ -193,8 +193,8 @@ def _check_images(inference_config: str, items: list[dict[str, str]]) -> None:
     """Read every input once: each must be an image the bundle's network can take (before anything is written)."""
     from monai.bundle import ConfigParser
 
-    from adamix_monai.data.cases import read_case_file
-    from adamix_monai.data.datalist import image_problem
+    from adamix_monai.data.io import read_case_file
+    from adamix_monai.data.file_checks import image_problem
 
     parser = ConfigParser(ConfigParser.load_config_file(inference_config))
     channels = parser.get("network_def", {}).get("in_channels")
@@ -407,7 +407,7 @@ class Commands:
         Returns:
             The files written.
         """
-        from adamix_monai.workflows.figures import make_run_figures
+        from adamix_monai.visualize.run_figures import make_run_figures
 
         folders = [p for pattern in runs for p in (sorted(glob.glob(pattern)) or [pattern])]
         files = make_run_figures(folders, output_dir, evaluation=evaluation, cases=cases, class_names=class_names)

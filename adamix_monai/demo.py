@@ -56,7 +56,8 @@ from adamix_monai.handlers.mix_samples import MixSampleSaver
 from adamix_monai.losses import MaskedDiceCELoss
 from adamix_monai.metrics import case_metrics
 from adamix_monai.networks import AdaMixUNet
-from adamix_monai.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
+from adamix_monai.visualize.palette import ACDC_CLASS_NAMES
+from adamix_monai.visualize.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
 from adamix_monai.synthetic import cardiac_phantom
 from adamix_monai.transforms import AdaMix
 from adamix_monai.utils import atomic_open
@@ -64,7 +65,7 @@ from adamix_monai.utils import atomic_open
 __all__ = ["METHODS", "make_demo_data", "run_demo"]
 
 NUM_CLASSES = 4
-CLASS_NAMES = ("RV", "Myo", "LV")
+CLASS_NAMES = ACDC_CLASS_NAMES  # the phantom has ACDC's three foreground classes
 LEARNING_RATE = 3e-3
 THRESHOLD = 0.9
 #: output folder -> (name, paradigm, mix)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["binary_metrics", "case_metrics", "surface_distances"]
+__all__ = ["binary_metrics", "case_metrics", "dice", "surface_distances"]
 
 
 def _as_numpy(x: Any, name: str) -> np.ndarray:
@@ -60,6 +60,18 @@ def surface_distances(a: np.ndarray, b: np.ndarray, spacing: Sequence[float] | N
     return distance_to_b[a_border]
 
 
+def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """Dice ``2|P∩G| / (|P| + |G|)`` of two boolean masks: 0 when one is empty, NaN when both are.
+
+    Args:
+        prediction: boolean mask.
+        reference: boolean mask of the same shape.
+    """
+    p, g = np.asarray(prediction, dtype=bool), np.asarray(reference, dtype=bool)
+    total = np.count_nonzero(p) + np.count_nonzero(g)
+    return 2.0 * np.count_nonzero(p & g) / total if total else math.nan
+
+
 def binary_metrics(
     prediction: np.ndarray, reference: np.ndarray, spacing: Sequence[float] | None = None, empty: str = "honest"
 ) -> dict[str, Any]:
@@ -82,13 +94,11 @@ def binary_metrics(
             return {"dice": 0.0, "jaccard": 0.0, "hd95": 0.0, "asd": 0.0, **flags}
         overlap = math.nan if (p_empty and g_empty) else 0.0
         return {"dice": overlap, "jaccard": overlap, "hd95": math.nan, "asd": math.nan, **flags}
-    intersection = np.count_nonzero(p & g)
-    dice = 2.0 * intersection / (np.count_nonzero(p) + np.count_nonzero(g))
-    jaccard = intersection / np.count_nonzero(p | g)
+    jaccard = np.count_nonzero(p & g) / np.count_nonzero(p | g)
     forward = surface_distances(p, g, spacing)
     backward = surface_distances(g, p, spacing)
     hd95 = float(np.percentile(np.hstack((forward, backward)), 95))
-    return {"dice": float(dice), "jaccard": float(jaccard), "hd95": hd95, "asd": float(forward.mean()), **flags}
+    return {"dice": float(dice(p, g)), "jaccard": float(jaccard), "hd95": hd95, "asd": float(forward.mean()), **flags}
 
 
 def case_metrics(

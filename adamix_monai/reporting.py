@@ -10,7 +10,6 @@ are gathered into one table with mean +- std over runs by :func:`collect_table`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from adamix_monai.utils import atomic_open
+from adamix_monai.utils import write_csv
 
 __all__ = [
     "CSV_COLUMNS",
@@ -89,14 +88,7 @@ def write_case_rows(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]]) 
     Returns:
         The path.
     """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(row)
-    with atomic_open(path) as f:
-        f.write(buffer.getvalue().encode())
-    return Path(path)
+    return write_csv(path, CSV_COLUMNS, rows)
 
 
 def read_case_rows(path: str | os.PathLike) -> list[dict[str, Any]]:

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,7 +17,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 
-__all__ = ["atomic_open", "is_rank0", "numpy_state_from_dict", "numpy_state_to_dict"]
+__all__ = [
+    "atomic_open",
+    "is_rank0",
+    "numpy_state_from_dict",
+    "numpy_state_to_dict",
+    "read_csv_columns",
+    "write_csv",
+]
 
 
 def is_rank0() -> bool:
@@ -87,3 +97,39 @@ def numpy_state_from_dict(state: Any) -> tuple:
     """The inverse of :func:`numpy_state_to_dict`, for ``RandomState.set_state`` / ``np.random.set_state``."""
     keys = np.asarray(torch.as_tensor(state["keys"]).cpu().numpy(), dtype=np.uint32)
     return (state["name"], keys, int(state["pos"]), int(state["has_gauss"]), float(state["cached_gaussian"]))
+
+
+def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Write rows as CSV with the given columns (others ignored, None as an empty cell), atomically.
+
+    Args:
+        path: destination.
+        columns: the header, in order.
+        rows: one mapping per row.
+
+    Returns:
+        The path.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_open(path) as f:
+        f.write(buffer.getvalue().encode())
+    return Path(path)
+
+
+def read_csv_columns(path: str | os.PathLike) -> dict[str, list[float]]:
+    """Read a numeric CSV (e.g. a training history) into columns of floats; empty cells become NaN.
+
+    Args:
+        path: the CSV file.
+
+    Returns:
+        Column name -> values (empty for a file without rows).
+    """
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return {}
+    return {key: [float(r[key]) if r[key] not in ("", None) else math.nan for r in rows] for key in rows[0]}

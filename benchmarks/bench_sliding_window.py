@@ -36,7 +36,7 @@ def pick_case(root: Path, first: int) -> tuple[str, str, tuple[int, ...]]:
     """The largest of the first ``first`` test cases: ``(id, path, (D, H, W))``."""
     import h5py
 
-    from adamix_monai.data.la import LA
+    from adamix_monai.data.sources import LA
 
     la = LA(root)
     best = None
@@ -55,7 +55,7 @@ def child(args: argparse.Namespace) -> None:
     from monai.inferers import SlidingWindowInferer
     from monai.transforms import Compose, Transposed
 
-    from adamix_monai.data.acdc import LoadH5d
+    from adamix_monai.data.io import LoadH5d
     from adamix_monai.networks.vnet import AdaMixVNet
     from adamix_monai.sliding_window import sliding_window_overlap
 

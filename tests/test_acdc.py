@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from adamix_monai.data.acdc import ACDC, LoadH5d
+from adamix_monai.data.io import LoadH5d
+from adamix_monai.data.sources import ACDC
 
 pytestmark = pytest.mark.realdata
 
@@ -46,12 +47,12 @@ def test_unlabeled_items_cannot_reach_labels(acdc_dir):
 
 def test_reader_loads_images_and_labels(acdc_dir):
     acdc = ACDC(acdc_dir)
-    item = LoadH5d(keys=["image", "label"])(acdc.labeled_items(0.1)[0])
+    item = LoadH5d(keys=["image", "label"])(ACDC(acdc_dir, labeled_fraction=0.1).labeled_items()[0])
     image, label = item["image"], item["label"]
     assert image.dtype == torch.float32 and label.dtype == torch.int64 and image.shape == label.shape
     assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0
     assert set(label.unique().tolist()) <= {0, 1, 2, 3}
-    vol = LoadH5d(keys=["image", "label"])(acdc.volume_items("test")[0])
+    vol = LoadH5d(keys=["image", "label"])(acdc.items("test")[0])
     assert vol["image"].ndim == 4 and vol["image"].shape == vol["label"].shape  # (1, D, H, W)
 
 
@@ -76,7 +77,7 @@ def test_unusable_h5_files_are_named_before_a_run(tmp_path):
     import h5py
     import numpy as np
 
-    from adamix_monai.data.acdc import ACDC
+    from adamix_monai.data.sources import ACDC
     from adamix_monai.errors import DatasetError, InputError
     from tests.acdc_fixtures import make_mini_acdc
 
@@ -92,15 +93,15 @@ def test_unusable_h5_files_are_named_before_a_run(tmp_path):
         with h5py.File(slices[index], "r+") as f:
             edit(f)
     with pytest.raises(DatasetError) as info:
-        ACDC(root).labeled_items(1.0)
+        ACDC(root, labeled_fraction=1.0).labeled_items()
     text = str(info.value)
     assert isinstance(info.value, InputError) and "4 unusable file(s)" in text
     assert "non-integer values (e.g. 0.5)" in text and "differs from label shape (20, 48)" in text
     assert "image is uint8; expected floats" in text and "label holds [7]" in text
-    assert len(ACDC(root, check=False).labeled_items(1.0)) == len(slices)
+    assert len(ACDC(root, labeled_fraction=1.0, check=False).labeled_items()) == len(slices)
     slices[5].write_bytes(slices[5].read_bytes()[:100])  # a truncated slice of the unlabeled stream
     with pytest.raises(DatasetError, match="training slices: 2 unusable .* uint8.*cannot be read as HDF5"):
         ACDC(root).unlabeled_items()
     (root / "data" / "patient095_frame01.h5").write_bytes(b"truncated")
     with pytest.raises(DatasetError, match="test volumes: 1 unusable .* cannot be read as HDF5"):
-        ACDC(root).volume_items("test")
+        ACDC(root).items("test")

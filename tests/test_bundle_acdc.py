@@ -164,12 +164,12 @@ def test_a_run_continued_for_more_epochs_equals_the_longer_run(mini_acdc, tmp_pa
 def test_bundle_trains_and_evaluates_on_real_acdc(acdc_dir, tmp_path):
     common = [
         "--dataset_dir", str(acdc_dir), "--bundle_root", str(tmp_path), *TINY, "--image_size", "[64,64]",
-        "--val_items", "$@datasource.volume_items('val')[:1]",
+        "--val_items", "$@datasource.items('val')[:1]",
         "--unlabeled_items", "$@datasource.unlabeled_items()[:16]",
     ]  # fmt: skip
     check(bundle_run(["train.json", "cpu.json"], *common))
     proc = bundle_run(
-        ["train.json", "cpu.json", "evaluate.json"], *common, "--test_items", "$@datasource.volume_items('test')[:2]"
+        ["train.json", "cpu.json", "evaluate.json"], *common, "--test_items", "$@datasource.items('test')[:2]"
     )
     check(proc)
     out = tmp_path / "runs" / "self_training-adamix-10pct-seed1" / "eval-test-best"

@@ -80,10 +80,10 @@ def test_train_evaluate_infer_on_a_mini_isic(mini_isic, tmp_path):
 def test_bundle_trains_and_evaluates_on_real_ph2(ph2_dir, tmp_path):
     common = [
         "--dataset_dir", str(ph2_dir), "--bundle_root", str(tmp_path), *TINY, "--image_size", "[64,64]",
-        "--labeled_fraction", "0.05", "--val_items", "$@datasource.validation_items()[:2]",
+        "--labeled_fraction", "0.05", "--val_items", "$@datasource.items('val')[:2]",
         "--unlabeled_items", "$@datasource.unlabeled_items()[:8]",
     ]  # fmt: skip
-    proc = train_and_evaluate("adamix_isic", common, "--test_items", "$@datasource.test_items()[:3]")
+    proc = train_and_evaluate("adamix_isic", common, "--test_items", "$@datasource.items('test')[:3]")
     assert "| AdaMix-ST | 5% |" in proc.stdout
     with open(tmp_path / "runs" / "self_training-adamix-5pct-seed1" / "eval-test-best" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

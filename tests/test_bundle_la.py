@@ -46,7 +46,7 @@ def test_paper_protocol_ids(mini_la, tmp_path):
     parser.update({"dataset_dir": str(mini_la), "bundle_root": str(tmp_path)})
     assert parser["image_size"] == [80, 112, 112] and parser["grid"] == 4 and parser["batch_size"] == 8
     assert parser.get_parsed_content("loss").dice_weight == 1.0  # LA trains on Dice only
-    assert parser.get_parsed_content("labeled_cases") == 8  # 10% of the official 80 training cases
+    assert parser.get_parsed_content("datasource").labeled_cases == 8  # 10% of the official 80 training cases
     inferer = parser.get_parsed_content("evaluate#inferer")
     assert _get_scan_interval((200, 200, 200), inferer.roi_size, 3, inferer.overlap) == (4, 18, 18)
     # the CPU profile's coarser window must survive evaluate.json, which comes after it in the list
@@ -118,7 +118,7 @@ def test_bundle_trains_and_evaluates_on_real_la(la_dir, tmp_path):
         "--dataset_dir", str(la_dir), "--bundle_root", str(tmp_path), *TINY, "--image_size", "[32,48,48]",
         "--val_strides", "[32,48,48]", "--sw_strides", "[32,48,48]",
     ]  # fmt: skip
-    train_and_evaluate("adamix_la", common, "--test_items", "$@datasource.test_items()[:1]")
+    train_and_evaluate("adamix_la", common, "--test_items", "$@datasource.items('test')[:1]")
     with open(tmp_path / "runs" / "self_training-adamix-10pct-seed1" / "eval-test-best" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 1 and 0.0 <= float(rows[0]["dice"]) <= 1.0

@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from adamix_monai.data.cases import LoadCased, SlicedCacheDataset, expand_slices, file_spatial_shape
+from adamix_monai.data.io import LoadCased, file_spatial_shape
+from adamix_monai.data.loaders import SlicedCacheDataset, expand_slices
 
 
 def _nifti(path, array, spacing=(1.5, 2.0, 10.0)):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adamix_monai.data.datalist import Datalist, DatalistError
+from adamix_monai.data.sources import Datalist, DatalistError
 
 AFFINE = np.diag([1.5, 1.5, 10.0, 1.0])
 

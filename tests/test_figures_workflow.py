@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from adamix_monai.figures import write_png
-from adamix_monai.workflows.figures import make_run_figures
+from adamix_monai.visualize.patches import save_png
+from adamix_monai.visualize.run_figures import make_run_figures
 
 
 def fake_run(root, name, method):
@@ -21,7 +21,7 @@ def fake_run(root, name, method):
         + "".join(f"{i},1,{1 / i},{1 / i},{0.5 / i},0.5,{min(1, i / 5)},{i},{0.5}\n" for i in range(1, 11))
     )
     (run / "validation.csv").write_text("iteration,epoch,val_mean_dice\n5,1,0.4\n10,2,0.6\n")
-    write_png(run / "mix_samples" / "iter_000003.png", np.zeros((16, 40, 3), np.uint8))
+    save_png(run / "mix_samples" / "iter_000003.png", np.zeros((16, 40, 3), np.uint8))
     cases = run / "eval-test-best" / "cases"
     cases.mkdir(parents=True)
     label = np.zeros((3, 16, 16), np.uint8)

@@ -15,15 +15,10 @@ import torch
 from monai.transforms import HistogramNormalize, SaveImage
 from PIL import Image
 
-from adamix_monai.data.isic import (
-    ISIC,
-    EnsureBinaryMask,
-    EnsureBinaryMaskd,
-    isic_eval_preprocessing,
-    isic_loading,
-    isic_views,
-    split_sizes,
-)
+from adamix_monai.data.io import isic_loading
+from adamix_monai.data.labels import EnsureBinaryMask, EnsureBinaryMaskd
+from adamix_monai.data.sources import ISIC, split_sizes
+from adamix_monai.data.views import isic_eval_preprocessing, isic_views
 from adamix_monai.data.views import (
     IMAGENET_MEAN_STD,
     EqualizeHistogramd,
@@ -62,6 +57,12 @@ def _raises(error: type[Exception], match: str, fn, *args) -> None:
     assert re.search(match, str(exc)), f"'{match}' not in '{exc}'"
 
 
+def labeled(source, fraction: float) -> list:
+    """The labeled items of ``source`` at another labeled fraction."""
+    source.labeled_fraction = fraction
+    return source.labeled_items()
+
+
 # --- the dataset folder -----------------------------------------------------------------------------------------
 
 
@@ -73,7 +74,7 @@ def test_plain_layout_with_lists(tmp_path):
     # list order is kept; CRLF, a trailing blank line and ids given with an extension are tolerated
     assert ds.split_ids("train") == ids[::-1][:7]
     assert ds.split_ids("val") == ["IMG002"] and ds.split_ids("test") == ["IMG001", "IMG000"]
-    item = ds.labeled_items(0.5)[0]
+    item = labeled(ds, 0.5)[0]
     assert item == {
         "image": str(tmp_path / "isic" / "images" / "IMG009.jpg"),
         "label": str(tmp_path / "isic" / "masks" / "IMG009_segmentation.png"),
@@ -82,15 +83,15 @@ def test_plain_layout_with_lists(tmp_path):
     unlabeled = ds.unlabeled_items()
     assert [u["id"] for u in unlabeled] == ds.split_ids("train")  # labeled images stream too (reference)
     assert all(set(u) == {"image", "id"} for u in unlabeled)  # no label path reachable
-    rest = ds.unlabeled_items(include_labeled=False, fraction=0.5)
+    rest = ISIC(tmp_path / "isic", labeled_fraction=0.5).unlabeled_items(include_labeled=False)
     assert [u["id"] for u in rest] == ds.split_ids("train")[3:]
-    with pytest.raises(ValueError, match="needs the labeled fraction"):
-        ds.unlabeled_items(include_labeled=False)
-    assert [v["id"] for v in ds.validation_items()] == ["IMG002"]
-    assert [t["id"] for t in ds.test_items()] == ["IMG001", "IMG000"]
-    assert [t["id"] for t in ds.split_items("train")] == ds.split_ids("train")
+    assert [v["id"] for v in ds.items("val")] == ["IMG002"] == [v["id"] for v in ds.items("validation")]
+    assert [t["id"] for t in ds.items("test")] == ["IMG001", "IMG000"]
+    assert [t["id"] for t in ds.items("train")] == ds.split_ids("train")
+    with pytest.raises(ValueError, match="unknown split 'training'"):
+        ds.items("training")
     with pytest.raises(ValueError, match="split must be"):
-        ds.split_items("validation")
+        ds.split_ids("validation")
 
 
 def test_plain_layout_masks_without_suffix(tmp_path):
@@ -105,7 +106,7 @@ def test_official_layout(tmp_path):
     ds = ISIC(make_mini_isic(tmp_path, layout="official", n=10, lists=False))
     assert ds.layout == "official" and not ds.lists_given
     assert ds.ids == [f"ISIC_{i:07d}" for i in range(10)]  # LICENSE.txt / ATTRIBUTION.txt are ignored
-    item = ds.test_items()[0]
+    item = ds.items("test")[0]
     assert item["image"].endswith(f"{OFFICIAL_IMAGES}/{item['id']}.jpg")
     assert item["label"].endswith(f"{OFFICIAL_MASKS}/{item['id']}_segmentation.png")
     with pytest.raises(FileNotFoundError, match="not in the plain layout; missing folder"):
@@ -136,7 +137,7 @@ def test_labeled_fractions(tmp_path):
     assert ds.labeled_ids(1.0) == train
     for bad in (0.0, -0.1, 1.5):
         with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\]"):
-            ds.labeled_items(bad)
+            labeled(ds, bad)
 
 
 def test_folder_errors(tmp_path):
@@ -381,7 +382,7 @@ def test_views_shapes_and_normalisation(tmp_path):
     strong_differs = 0
     for seed in range(6):
         views.set_random_state(seed)
-        out = views(ds.labeled_items(1.0)[seed])
+        out = views(labeled(ds, 1.0)[seed])
         assert out["image"].shape == out["image_strong"].shape == (3, 32, 32)
         assert out["label"].shape == (1, 32, 32)
         assert out["image"].dtype == out["image_strong"].dtype == torch.float32
@@ -393,7 +394,7 @@ def test_views_shapes_and_normalisation(tmp_path):
     assert strong_differs == 6  # the blur is always applied
     unlabeled = isic_views(spatial_size=(32, 32), label_key=None)(ds.unlabeled_items()[0])
     assert "label" not in unlabeled and unlabeled["image"].shape == (3, 32, 32)
-    weak_only = isic_views(spatial_size=(32, 32), strong=False)(ds.labeled_items(1.0)[0])
+    weak_only = isic_views(spatial_size=(32, 32), strong=False)(labeled(ds, 1.0)[0])
     assert "image_strong" not in weak_only
 
 
@@ -414,7 +415,7 @@ def test_views_move_image_and_label_together(tmp_path, seed):
     ds = ISIC(make_mini_isic(tmp_path, n=10, size=(48, 64)))
     views = isic_views(spatial_size=(48, 48))
     views.set_random_state(seed)
-    out = views(ds.labeled_items(1.0)[seed % 7])
+    out = views(labeled(ds, 1.0)[seed % 7])
     raw = _unnormalise(out["image"])
     label = torch.as_tensor(out["label"])[0].bool()
     # the rotation fills with black, so read the lesion as dark *and* brownish-red (r > b), not as dark alone
@@ -428,7 +429,7 @@ def test_views_move_image_and_label_together(tmp_path, seed):
 def test_views_do_move_the_lesion(tmp_path):
     ds = ISIC(make_mini_isic(tmp_path, n=10, size=(48, 64)))
     views = isic_views(spatial_size=(48, 48), strong=False)
-    item = ds.labeled_items(1.0)[0]
+    item = labeled(ds, 1.0)[0]
     centres = set()
     for seed in range(12):
         views.set_random_state(seed)
@@ -445,9 +446,9 @@ def test_real_ph2(ph2_dir):
     ds = ISIC(ph2_dir)
     assert ds.layout == "plain" and ds.lists_given
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 140, "val": 20, "test": 40}
-    assert len(ds.labeled_items(0.05)) == 7 and len(ds.labeled_items(0.1)) == 14
+    assert len(labeled(ds, 0.05)) == 7 and len(labeled(ds, 0.1)) == 14
     assert ds.labeled_ids(0.05) == ds.split_ids("train")[:7]
-    item = ds.labeled_items(0.05)[0]
+    item = labeled(ds, 0.05)[0]
     views = isic_views()
     views.set_random_state(0)
     out = views(item)
@@ -460,7 +461,7 @@ def test_real_ph2(ph2_dir):
         native.height,
         native.width,
     )
-    test = isic_eval_preprocessing()(ds.test_items()[0])
+    test = isic_eval_preprocessing()(ds.items("test")[0])
     assert test["image"].shape == (3, 256, 256) and set(torch.unique(test["label"]).tolist()) <= {0.0, 1.0}
 
 
@@ -478,10 +479,10 @@ def test_unusable_isic_pairs_are_named_before_a_run(tmp_path):
     Path(isic.image_path(train[3])).write_bytes(b"not a jpeg")
     isic = ISIC(root)
     with pytest.raises(DatasetError) as info:
-        isic.labeled_items(1.0)
+        labeled(isic, 1.0)
     text = str(info.value)
     assert isinstance(info.value, InputError) and "labeled images: 4 unusable pair(s)" in text
     assert f"mask '{mask(train[0])}' is 40x20, its image 40x30" in text
     assert "has values {0, 1, 255}" in text and "PIL mode 'I;16'" in text and "cannot be read as an image" in text
-    assert len(ISIC(root, check=False).labeled_items(1.0)) == len(train)
-    assert len(isic.validation_items()) == len(isic.split_ids("val"))  # the other splits are intact
+    assert len(labeled(ISIC(root, check=False), 1.0)) == len(train)
+    assert len(isic.items("val")) == len(isic.split_ids("val"))  # the other splits are intact

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from monai.transforms import Compose, Transposed
 
-from adamix_monai.data.acdc import LoadH5d
-from adamix_monai.data.la import LA
+from adamix_monai.data.io import LoadH5d
+from adamix_monai.data.sources import LA
 from tests.la_fixtures import make_mini_la
 
 
@@ -25,14 +25,14 @@ def test_split_and_items(tmp_path):
         "validation": ["CASE05"],
     }
     assert not set(parts["validation"]) & set(la.test_cases())
-    unlabeled = la.unlabeled_items(2, 1)
+    unlabeled = LA(la.root, labeled_cases=2, validation_cases=1).unlabeled_items()
     assert [u["id"] for u in unlabeled] == ["CASE00", "CASE01", "CASE02", "CASE03", "CASE04"]
     assert all(set(u) == {"image", "id"} for u in unlabeled)  # no label path reachable
-    assert [u["id"] for u in la.unlabeled_items(2, 1, include_labeled=False)] == ["CASE02", "CASE03", "CASE04"]
+    assert [u["id"] for u in LA(la.root, labeled_cases=2, validation_cases=1).unlabeled_items(include_labeled=False)] == ["CASE02", "CASE03", "CASE04"]
     with pytest.raises(ValueError, match="cannot take"):
         la.split(labeled=5, validation=2)
     load = Compose([LoadH5d(keys=["image", "label"]), Transposed(keys=["image", "label"], indices=(0, 3, 2, 1))])
-    item = load(la.test_items()[0])
+    item = load(la.items("test")[0])
     assert item["image"].shape == (1, 8, 10, 12) and item["label"].shape == (1, 8, 10, 12)
 
 
@@ -52,7 +52,7 @@ def test_real_la_subset(la_dir):
     parts = la.split(labeled=8, validation=4)
     assert parts["labeled"] == la.training_cases()[:8] and len(parts["unlabeled"]) == 4
     load = Compose([LoadH5d(keys=["image", "label"]), Transposed(keys=["image", "label"], indices=(0, 3, 2, 1))])
-    item = load(la.labeled_items(8, 4)[0])
+    item = load(LA(la_dir, labeled_cases=8, validation_cases=4).labeled_items()[0])
     with h5py.File(la.case_path(parts["labeled"][0])) as f:
         w, h, d = f["image"].shape
     assert item["image"].shape == (1, d, h, w)
@@ -61,7 +61,7 @@ def test_real_la_subset(la_dir):
 
 def test_a_label_outside_0_1_is_named(tmp_path):
 
-    from adamix_monai.data.la import load_la_case
+    from adamix_monai.data.io import load_la_case
 
     root = make_mini_la(tmp_path)
     path = LA(root).case_path("CASE00")
@@ -93,17 +93,17 @@ def test_unusable_la_files_are_named_before_a_run(tmp_path):
         with h5py.File(files[index], "r+") as f:
             edit(f)
     with pytest.raises(DatasetError) as info:
-        LA(root).labeled_items(5, 1)
+        LA(root, labeled_cases=5, validation_cases=1).labeled_items()
     text = str(info.value)
     assert isinstance(info.value, InputError) and "LA" in text and "5 unusable file(s)" in text
     assert "non-integer values (e.g. 0.5)" in text and "differs from label shape (5, 10, 8)" in text
     assert "image is uint8; expected floats" in text and "label holds [7]" in text and "NaN" in text
-    assert len(LA(root, check=False).labeled_items(5, 1)) == 5
+    assert len(LA(root, labeled_cases=5, validation_cases=1, check=False).labeled_items()) == 5
     with h5py.File(files[5], "r+") as f:  # a 2D image where a volume belongs
         f.__delitem__("image")
         f.create_dataset("image", data=np.zeros((12, 10), np.float32))
     with pytest.raises(DatasetError, match="validation cases: 1 unusable .* is 2D .* expected 3D"):
-        LA(root).validation_items(5, 1)
+        LA(root, labeled_cases=5, validation_cases=1).items("val")
     Path(la.case_path(la.test_cases()[0])).write_bytes(b"truncated")
     with pytest.raises(DatasetError, match="test cases: 1 unusable .* cannot be read as HDF5"):
-        LA(root).test_items()
+        LA(root).items("test")

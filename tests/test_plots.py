@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from adamix_monai.figures import write_png
-from adamix_monai.plots import (
+from adamix_monai.visualize.patches import save_png
+from adamix_monai.visualize.plots import (
     mix_sample_files,
     plot_method_comparison,
     plot_mix_samples,
@@ -118,8 +118,8 @@ def fake_row(seed, count=3, size=32):
 
 def test_mix_sample_files_sorted_by_iteration(tmp_path):
     for it in (1200, 5, 40, 300):
-        write_png(tmp_path / f"iter_{it:06d}.png", fake_row(it))
-    write_png(tmp_path / "other.png", fake_row(0))
+        save_png(tmp_path / f"iter_{it:06d}.png", fake_row(it))
+    save_png(tmp_path / "other.png", fake_row(0))
     (tmp_path / "iter_notes.txt").write_text("not a sample")
     (tmp_path / "iter_000007.png.tmp").write_bytes(b"partial")
     found = mix_sample_files(tmp_path)
@@ -130,7 +130,7 @@ def test_mix_sample_files_sorted_by_iteration(tmp_path):
 
 def test_plot_mix_samples(tmp_path):
     for it in (3, 30, 300):
-        write_png(tmp_path / "samples" / f"iter_{it:06d}.png", fake_row(it))
+        save_png(tmp_path / "samples" / f"iter_{it:06d}.png", fake_row(it))
     files = mix_sample_files(tmp_path / "samples")
     out = check_png(plot_mix_samples(files, tmp_path / "mix.png", title="mixed samples"), 200, 300)
     assert out.shape[0] > 100

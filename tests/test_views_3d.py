@@ -13,9 +13,10 @@ import torch
 from monai.transforms import AdjustContrast, Compose, RandAdjustContrastd, Transposed
 from scipy.ndimage import gaussian_filter
 
-from adamix_monai.data.acdc import LoadH5d
-from adamix_monai.data.la import LA
-from adamix_monai.data.views_3d import CheckLabelsd, RandGaussianBlurd, RandRotFlipd, weak_strong_views_3d
+from adamix_monai.data.io import LoadH5d
+from adamix_monai.data.sources import LA
+from adamix_monai.data.labels import CheckLabelsd
+from adamix_monai.data.views_3d import RandGaussianBlurd, RandRotFlipd, weak_strong_views_3d
 
 ROI = (16, 24, 24)
 
@@ -249,8 +250,8 @@ def test_corrupt_h5_errors_name_the_file_and_dataset(tmp_path):
 
 @pytest.mark.realdata
 def test_real_la_case(la_dir):
-    la = LA(la_dir)
-    item = la.labeled_items(labeled=1, validation=0)[0]
+    la = LA(la_dir, labeled_cases=1, validation_cases=0)
+    item = la.labeled_items()[0]
     loaded = _load()(item)
     assert loaded["image"].shape[1] == 88  # (1, D, H, W), D = 88 slices in LA
     views = weak_strong_views_3d(rot_flip_prob=1.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from adamix_monai.data.acdc import ACDC
+from adamix_monai.data.sources import ACDC
 from adamix_monai.workflows import (
     BundleInputError,
     bundle_dir,

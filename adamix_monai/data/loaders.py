@@ -12,26 +12,32 @@ copies). To resume a run bit for bit, wherever it stopped and whatever the numbe
   every augmentation depends only on where the item falls in the run.
 
 :func:`make_loader` builds such a loader; :func:`derive_loader` makes an independently shuffled copy (another
-stream) of one, as the auxiliary loaders of AdaMix need.
+stream) of one, as the auxiliary loaders of AdaMix need. :class:`LoaderStream` cycles a loader inside the trainer
+and :func:`resume_epoch` puts a resumed epoch at its position. 2D networks trained on volumes see one slice per
+item: :class:`SlicedCacheDataset` turns each volume of a datalist into one item per slice (:func:`expand_slices`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.distributed as dist
-from monai.data import DataLoader
+from monai.data import CacheDataset, DataLoader
 from monai.transforms import Randomizable
 from torch.utils.data import Dataset, Sampler
+
+from adamix_monai.data.io import file_spatial_shape, is_h5
 
 __all__ = [
     "LoaderStream",
     "ResumableSampler",
     "SeededDataset",
+    "SlicedCacheDataset",
+    "expand_slices",
     "derive_loader",
     "make_loader",
     "resume_epoch",
@@ -278,3 +284,47 @@ def resume_epoch(loader: Any, epoch: int, iteration: int, epoch_length: int | No
         length = epoch_length or len(loader)
         done = iteration - (epoch - 1) * length
         sampler.set_position(epoch - 1, max(done, 0) * loader.batch_size)
+
+
+def expand_slices(data: Sequence[Mapping[str, Any]], slice_axis: int = -1, image_key: str = "image") -> list[dict]:
+    """One item per slice for every 3D (non-h5) image in a datalist; h5 items and 2D images stay one item.
+
+    Args:
+        data: the datalist (``[{"image": ..., "label": ...}, ...]``).
+        slice_axis: the spatial axis of the files to slice along (the last by default, as ACDC's inference).
+        image_key: the key whose file decides the number of slices.
+
+    Returns:
+        The expanded datalist; each slice item is the original item plus ``"slice": k``.
+    """
+    out: list[dict] = []
+    for item in data:
+        path = item[image_key]
+        if is_h5(path) or "slice" in item:
+            out.append(dict(item))
+            continue
+        shape = file_spatial_shape(path)
+        if len(shape) < 3:
+            out.append(dict(item))
+            continue
+        out.extend({**item, "slice": k} for k in range(shape[slice_axis]))
+    return out
+
+
+class SlicedCacheDataset(CacheDataset):
+    """A MONAI ``CacheDataset`` over the slices of a datalist's volumes (see :func:`expand_slices`), for 2D networks.
+
+    ``data`` may be replaced by any datalist (MONAI Label sets ``train#dataset#data`` to its datastore's NIfTI
+    pairs): the expansion happens here, not in the config.
+
+    Args:
+        data: the datalist.
+        transform: the per-item transform (starting with :class:`LoadCased`).
+        slice_axis: the files' spatial axis to slice along.
+        kwargs: passed to ``CacheDataset`` (``cache_rate``, ``num_workers``, ``progress``, ...).
+    """
+
+    def __init__(
+        self, data: Sequence[Mapping[str, Any]], transform: Any = None, slice_axis: int = -1, **kwargs: Any
+    ) -> None:
+        super().__init__(data=expand_slices(data, slice_axis), transform=transform, **kwargs)

@@ -37,12 +37,16 @@ from monai.transforms import (
 )
 from monai.utils import convert_to_dst_type
 
+from adamix_monai.data.io import isic_loading
+
 __all__ = [
     "IMAGENET_MEAN_STD",
     "EqualizeHistogramd",
     "PILLikeResized",
     "RandColorJitterd",
     "RandPosterized",
+    "isic_eval_preprocessing",
+    "isic_views",
     "shift_hue",
     "weak_strong_views_2d",
 ]
@@ -313,7 +317,7 @@ def weak_strong_views_2d(
     The defaults are the ACDC protocol (section 5.1). The ISIC protocol (section 5.3) is ``saturation=0.5,
     hue=0.05, posterize_prob=0.2, blur_prob=1.0, normalize=IMAGENET_MEAN_STD`` on RGB images, with
     ``pil_resize=True`` (the reference resizes PIL images, and the dermoscopy images are shrunk about 3 times;
-    :func:`adamix_monai.data.isic.isic_views`).
+    :func:`adamix_monai.data.views.isic_views`).
 
     Differences from the reference, deliberate: images are not quantised to 8 bits first (except inside the
     posterisation), and the blur draws sigma per axis with MONAI's kernel size rather than a fixed 3x3 kernel.
@@ -367,3 +371,73 @@ def weak_strong_views_2d(
         views = [image_key] + ([strong_key] if strong else [])
         photometric.append(NormalizeIntensityd(keys=views, subtrahend=mean, divisor=std, channel_wise=True))
     return Compose(geometry + photometric)
+
+
+def isic_views(
+    spatial_size: Sequence[int] = (256, 256),
+    label_key: str | None = "label",
+    image_key: str = "image",
+    strong_key: str = "image_strong",
+    strong: bool = True,
+) -> Compose:
+    """The ISIC training preprocessing: :func:`isic_loading` then the paper's weak and strong views.
+
+    Weak: flips (p 0.5), rotation U(-180, 180) degrees (p 0.5, nearest), resize to ``spatial_size`` as PIL
+    (anti-aliased bilinear / nearest, :class:`PILLikeResized`), ImageNet normalisation.
+    Strong: the weak view before normalisation plus colour jitter (0.5, 0.5, 0.5, 0.05; p 0.8), posterise 5 bits
+    (p 0.2), autocontrast (p 0.2), equalise (p 0.2), Gaussian blur (always), then ImageNet normalisation
+    (:func:`weak_strong_views_2d`).
+
+    Args:
+        spatial_size: output size (256 x 256 in the paper).
+        label_key: the mask key, None for unlabeled items.
+        image_key: the image key.
+        strong_key: where the strong view goes.
+        strong: also make the strong view.
+
+    Returns:
+        One flat MONAI ``Compose`` (loading first, so ``CacheDataset`` caches the loaded native-size arrays).
+    """
+    views = weak_strong_views_2d(
+        image_key=image_key,
+        label_key=label_key,
+        strong_key=strong_key,
+        spatial_size=spatial_size,
+        rotate_prob=0.5,
+        strong=strong,
+        saturation=0.5,
+        hue=0.05,
+        posterize_prob=0.2,
+        blur_prob=1.0,
+        normalize=IMAGENET_MEAN_STD,
+        pil_resize=True,
+    )
+    return Compose(list(isic_loading(image_key, label_key).transforms) + list(views.transforms))
+
+
+def isic_eval_preprocessing(
+    spatial_size: Sequence[int] | None = (256, 256), label_key: str | None = "label", image_key: str = "image"
+) -> Compose:
+    """The ISIC evaluation preprocessing: load, resize the image (bilinear, anti-aliased) and the mask (nearest) to
+    ``spatial_size`` as PIL does (:class:`PILLikeResized`), ImageNet normalisation. The
+    paper computes its metrics at 256 x 256, on the resized mask.
+
+    Args:
+        spatial_size: evaluation size (256 x 256 in the paper); None keeps the image's own size (inference, where
+            the inferer resizes to the network's size and back).
+        label_key: the mask key, None for images without masks.
+        image_key: the image key.
+
+    Returns:
+        A deterministic MONAI ``Compose``.
+    """
+    keys = [image_key] + ([label_key] if label_key else [])
+    resize = (
+        [PILLikeResized(keys=keys, spatial_size=spatial_size, mode=["bilinear"] + (["nearest"] if label_key else []))]
+        if spatial_size is not None
+        else []
+    )
+    normalize = NormalizeIntensityd(
+        keys=image_key, subtrahend=IMAGENET_MEAN_STD[0], divisor=IMAGENET_MEAN_STD[1], channel_wise=True
+    )
+    return Compose(list(isic_loading(image_key, label_key).transforms) + resize + [normalize])

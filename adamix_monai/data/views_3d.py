@@ -11,7 +11,7 @@ Volumes are channel-first ``(C, D, H, W)``: LA's h5 arrays are stored (W, H, D),
 
 Bad inputs: a volume smaller than the crop along some axis is zero-padded to the crop (symmetrically); a label
 with values other than ``label_values`` (e.g. a raw challenge mask in {0, 255}) stops the pipeline with a
-``ValueError`` naming the case file (:class:`CheckLabelsd`); an unreadable or truncated h5 file, or one without
+``ValueError`` naming the case file (:class:`~adamix_monai.data.labels.CheckLabelsd`); an unreadable or truncated h5 file, or one without
 the expected dataset, already fails in ``LoadH5d`` with the file and the dataset named.
 """
 
@@ -21,7 +21,6 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from monai.config import KeysCollection
 from monai.transforms import (
     Compose,
@@ -37,43 +36,9 @@ from monai.transforms import (
 from monai.utils import convert_data_type, convert_to_dst_type
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["CheckLabelsd", "RandGaussianBlurd", "RandRotFlipd", "weak_strong_views_3d"]
+from adamix_monai.data.labels import CheckLabelsd
 
-
-class CheckLabelsd(MapTransform):
-    """Check that labels only hold the expected values; the error names the case file.
-
-    The file is taken from ``data[f"{key}_path"]`` (set by :class:`~adamix_monai.data.io.LoadH5d`), else from
-    the label's MONAI metadata (``filename_or_obj``).
-
-    Args:
-        keys: label keys.
-        values: the allowed values (``(0, 1)`` for LA).
-        allow_missing_keys: skip absent keys (unlabeled items).
-
-    Raises:
-        ValueError: (when called) naming the key, the file, the unexpected values and the allowed ones.
-    """
-
-    def __init__(self, keys: KeysCollection, values: Sequence[int] = (0, 1), allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.values = tuple(int(v) for v in values)
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        allowed = torch.as_tensor(self.values)
-        for key in self.key_iterator(d):
-            found = torch.unique(torch.as_tensor(d[key]))
-            bad = found[~torch.isin(found, allowed.to(found.dtype))]
-            if bad.numel():
-                meta = getattr(d[key], "meta", {}) or {}
-                source = d.get(f"{key}_path", meta.get("filename_or_obj", "an item without a file path"))
-                shown = ", ".join(str(v) for v in bad[:8].tolist()) + (", ..." if bad.numel() > 8 else "")
-                raise ValueError(
-                    f"CheckLabelsd: label '{key}' of '{source}' holds values {{{shown}}}, expected only "
-                    f"{set(self.values)}. A label map must use class indices (a {{0, 255}} mask needs dividing by 255)."
-                )
-        return d
+__all__ = ["RandGaussianBlurd", "RandRotFlipd", "weak_strong_views_3d"]
 
 
 class RandRotFlipd(RandomizableTransform, MapTransform):

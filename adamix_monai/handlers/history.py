@@ -4,48 +4,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from monai.utils import IgniteInfo, min_version, optional_import
 
 from adamix_monai.handlers.logs import TRAINING_SCALARS
-from adamix_monai.utils import atomic_open, is_rank0
+from adamix_monai.utils import is_rank0, write_csv
+from adamix_monai.utils import read_csv_columns as read_history  # the reader of the files written here
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
 __all__ = ["TrainingHistory", "read_history"]
-
-
-def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    with atomic_open(path) as f:
-        f.write(buffer.getvalue().encode())
-
-
-def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
-    """Read a CSV written by :class:`TrainingHistory` into columns of floats (empty cells become NaN).
-
-    Args:
-        path: ``history.csv`` or ``validation.csv``.
-
-    Returns:
-        Column name -> values.
-    """
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return {}
-    return {key: [float(r[key]) if r[key] not in ("", None) else math.nan for r in rows] for key in rows[0]}
 
 
 class TrainingHistory:
@@ -114,11 +86,11 @@ class TrainingHistory:
         if not is_rank0():
             return
         train_cols = ["iteration", "epoch", *TRAINING_SCALARS]
-        _write_csv(self.output_dir / "history.csv", train_cols, self.train_rows)
+        write_csv(self.output_dir / "history.csv", train_cols, self.train_rows)
         val_cols = ["iteration", "epoch"]
         for row in self.val_rows:
             val_cols += [k for k in row if k not in val_cols]
-        _write_csv(self.output_dir / "validation.csv", val_cols, self.val_rows)
+        write_csv(self.output_dir / "validation.csv", val_cols, self.val_rows)
 
     def state_dict(self) -> dict[str, Any]:
         """The rows recorded so far."""

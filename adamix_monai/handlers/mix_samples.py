@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from adamix_monai.figures import outline_mixed_patches, write_png
+from adamix_monai.visualize.patches import outline_mixed_patches, save_png
 from adamix_monai.utils import is_rank0
 
 Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
@@ -86,7 +86,7 @@ class MixSampleSaver:
         tiles = [outline_mixed_patches(image[i], plan, i) for i in range(min(self.count, image.shape[0]))]
         sep = np.full((tiles[0].shape[0], 4, 3), 255, dtype=np.uint8)
         row = np.concatenate([p for t in tiles for p in (t, sep)][:-1], axis=1)
-        path = write_png(self.output_dir / f"iter_{int(engine.state.iteration):06d}.png", row)
+        path = save_png(self.output_dir / f"iter_{int(engine.state.iteration):06d}.png", row)
         self.captured.append(int(engine.state.iteration))
         self.files.append(str(path))
 

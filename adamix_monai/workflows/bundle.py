@@ -106,7 +106,7 @@ def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str =
     names the option.
 
     Args:
-        factory: the dataset class, e.g. :class:`~adamix_monai.data.acdc.ACDC`.
+        factory: the dataset class, e.g. :class:`~adamix_monai.data.sources.ACDC`.
         dataset_dir: the folder (or file).
         option: the command-line option that sets it.
         kwargs: more arguments of ``factory``.

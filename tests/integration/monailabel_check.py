@@ -271,7 +271,7 @@ def la_study(data: Path, studies: Path, gt: Path, case: str | None) -> str:
     import h5py
     import nibabel as nib
 
-    from adamix_monai.data.la import LA
+    from adamix_monai.data.sources import LA
 
     try:
         la = LA(data)
@@ -294,7 +294,7 @@ def isic_study(data: Path, studies: Path, gt: Path, case: str | None) -> str:
     its mask under ``gt``. ``case`` defaults to the first id of the test split."""
     from PIL import Image
 
-    from adamix_monai.data.isic import ISIC
+    from adamix_monai.data.sources import ISIC
 
     try:
         isic = ISIC(data)

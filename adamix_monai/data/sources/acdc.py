@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""ACDC in the SSL4MIS layout: lists, the paper's labeled subsets, and a MONAI reader for its h5 files.
+"""ACDC in the SSL4MIS layout: lists and the paper's labeled subsets (a :class:`~adamix_monai.data.sources.DataSource`).
 
 Layout (``docs/algorithm.md`` section 5.1)::
 
@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adamix_monai.data.h5_checks import check_h5_items
-from adamix_monai.data.io import LoadH5d
+from adamix_monai.data.file_checks import check_h5_items
+from adamix_monai.data.sources.splits import split_name
 
-__all__ = ["ACDC", "LoadH5d"]  # LoadH5d lives in data.io; kept here for existing imports
+__all__ = ["ACDC"]
 
 _GET_ACDC = (
     "ACDC comes from the MICCAI 2017 challenge (https://www.creatis.insa-lyon.fr/Challenge/acdc/); the preprocessed "
@@ -34,6 +34,8 @@ class ACDC:
 
     Args:
         root: the folder holding ``train_slices.list`` and ``data/``.
+        labeled_fraction: the labeled subset, a fraction of the training patients in ``(0, 1]`` (0.05, 0.1, 0.2 in
+            the paper).
         num_training_patients: patients in the training split (70), for the labeled fractions.
         num_classes: classes of the labels, background included (4).
         check: read the labeled slices and the val/test volumes when their items are asked for, and stop with one
@@ -45,9 +47,15 @@ class ACDC:
     """
 
     def __init__(
-        self, root: str | Path, num_training_patients: int = 70, num_classes: int = 4, check: bool = True
+        self,
+        root: str | Path,
+        labeled_fraction: float = 0.1,
+        num_training_patients: int = 70,
+        num_classes: int = 4,
+        check: bool = True,
     ) -> None:
         self.root = Path(root)
+        self.labeled_fraction = float(labeled_fraction)
         self.num_training_patients = int(num_training_patients)
         self.num_classes, self.check = int(num_classes), bool(check)
         expected = [
@@ -104,9 +112,10 @@ class ACDC:
     def volume_path(self, volume_id: str) -> str:
         return str(self.root / "data" / f"{volume_id}.h5")
 
-    def labeled_items(self, fraction: float) -> list[dict[str, str]]:
+    def labeled_items(self) -> list[dict[str, str]]:
         """Datalist of the labeled subset: ``{"image": path, "label": path}`` per slice (checked, see ``check``)."""
-        items = [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in self.labeled_slices(fraction)]
+        slices = self.labeled_slices(self.labeled_fraction)
+        items = [{"image": self.slice_path(s), "label": self.slice_path(s)} for s in slices]
         return self._checked(items, "labeled slices", ndim=2)
 
     def unlabeled_items(self) -> list[dict[str, str]]:
@@ -114,8 +123,9 @@ class ACDC:
         items = [{"image": self.slice_path(s)} for s in self.training_slices()]
         return self._checked(items, "training slices", ndim=2)
 
-    def volume_items(self, split: str) -> list[dict[str, str]]:
+    def items(self, split: str) -> list[dict[str, str]]:
         """Datalist of the ``val``/``test`` volumes: ``{"image": path, "label": path, "id": id}`` (checked)."""
+        split = split_name(split, f"ACDC '{self.root}'")
         items = [{"image": self.volume_path(v), "label": self.volume_path(v), "id": v} for v in self.volumes(split)]
         return self._checked(items, f"{split} volumes", ndim=3)
 

@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Matplotlib figures of a run: training curves, AdaMix's mixed samples over time, and qualitative predictions.
+"""Matplotlib figures: training curves, AdaMix's mixed samples over time, method comparisons, qualitative predictions.
 
 Every function draws on its own :class:`matplotlib.figure.Figure` with the Agg canvas (no ``pyplot``, so no global
 figure state and no display needed), renders the PNG in memory and writes it atomically with
@@ -24,10 +24,11 @@ from matplotlib.image import imread
 from matplotlib.patches import Patch
 
 from adamix_monai.handlers.history import read_history
+from adamix_monai.metrics import dice
 from adamix_monai.utils import atomic_open
+from adamix_monai.visualize.palette import CLASS_COLORS, EASY_COLOR, HARD_COLOR, class_names_for
 
 __all__ = [
-    "CLASS_COLORS",
     "mix_sample_files",
     "plot_method_comparison",
     "plot_mix_samples",
@@ -35,21 +36,6 @@ __all__ = [
     "plot_training_curves",
 ]
 
-#: Overlay colours (RGB in [0, 1]) of classes 1..8; class 0 (background) is transparent. 1, 2, 3 are ACDC's RV, Myo
-#: and LV: red, green, blue.
-CLASS_COLORS: tuple[tuple[float, float, float], ...] = (
-    (0.90, 0.16, 0.16),
-    (0.18, 0.80, 0.25),
-    (0.20, 0.40, 0.95),
-    (0.98, 0.85, 0.10),
-    (0.85, 0.25, 0.85),
-    (0.10, 0.85, 0.90),
-    (1.00, 0.55, 0.05),
-    (0.60, 0.40, 0.20),
-)
-_ACDC_CLASSES = ("RV", "Myo", "LV")
-_EASY_COLOR = (40 / 255, 220 / 255, 60 / 255)  # adamix_monai.figures.GREEN
-_HARD_COLOR = (235 / 255, 40 / 255, 40 / 255)  # adamix_monai.figures.RED
 _ITER_FILE = re.compile(r"^iter_(\d+)\.png$")
 
 
@@ -366,8 +352,8 @@ def plot_mix_samples(
     legend = [
         Patch(facecolor="none", edgecolor=color, linewidth=2, label=text)
         for color, text in (
-            (_EASY_COLOR, "green: replaced by high-confidence auxiliary patches (easy)"),
-            (_HARD_COLOR, "red: replaced by low-confidence auxiliary patches (hard)"),
+            (EASY_COLOR, "green: replaced by high-confidence auxiliary patches (easy)"),
+            (HARD_COLOR, "red: replaced by low-confidence auxiliary patches (hard)"),
         )
     ]
     if not rows:
@@ -415,12 +401,8 @@ def _mean_dice(prediction: np.ndarray, label: np.ndarray, num_classes: int) -> f
     Returns:
         The mean Dice, NaN when neither map has foreground.
     """
-    scores = []
-    for c in range(1, num_classes):
-        p, g = prediction == c, label == c
-        total = int(p.sum() + g.sum())
-        if total:
-            scores.append(2.0 * float((p & g).sum()) / total)
+    scores = [dice(prediction == c, label == c) for c in range(1, num_classes)]
+    scores = [d for d in scores if not math.isnan(d)]  # NaN: the class is in neither map
     return float(np.mean(scores)) if scores else math.nan
 
 
@@ -469,7 +451,7 @@ def plot_qualitative(
         raise ValueError(f"plot_qualitative: classes must lie in [0, {len(CLASS_COLORS)}].")
     num_classes = max(highest + 1, len(class_names) + 1 if class_names is not None else 0)
     if class_names is None:
-        class_names = _ACDC_CLASSES if num_classes <= 4 else tuple(f"class {c}" for c in range(1, num_classes))
+        class_names = class_names_for(num_classes)
     columns = 2 + len(methods)
     figure = Figure(figsize=(2.4 * columns, 2.4 * cases + 0.8), layout="constrained")
     axes = figure.subplots(cases, columns, squeeze=False)
@@ -486,9 +468,9 @@ def plot_qualitative(
             if overlay is not None:
                 ax.imshow(_overlay(overlay), interpolation="nearest")
             if col >= 2:
-                dice = _mean_dice(overlay, label, num_classes)  # type: ignore[arg-type]
+                score = _mean_dice(overlay, label, num_classes)  # type: ignore[arg-type]
                 box = {"facecolor": "k", "alpha": 0.5, "pad": 1.5, "linewidth": 0}
-                ax.text(0.03, 0.03, f"Dice {dice:.3f}", transform=ax.transAxes, color="w", fontsize=8, bbox=box)
+                ax.text(0.03, 0.03, f"Dice {score:.3f}", transform=ax.transAxes, color="w", fontsize=8, bbox=box)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:

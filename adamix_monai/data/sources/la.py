@@ -7,25 +7,24 @@ Layout (``docs/algorithm.md`` section 5.2)::
     <root>/train.list, test.list                          case ids, one per line
     <root>/2018LA_Seg_Training Set/<ID>/mri_norm2.h5      keys image (W, H, D) float32, label (W, H, D) {0, 1}
 
-Arrays are stored (W, H, D); read them with :class:`~adamix_monai.data.io.LoadH5d` and transpose the channel-first
-result to (D, H, W) with MONAI's ``Transposed(keys, indices=(0, 3, 2, 1))``. The labeled subsets are the first 8
-(10%) or 16 (20%) ids of ``train.list``. Unlike the reference code, which selects models on the test set, the
+Arrays are stored (W, H, D); :func:`~adamix_monai.data.io.load_la_case` reads them as (D, H, W). The labeled subsets
+are the first ``round(80 * fraction)`` ids of ``train.list``: 8 (10%) or 16 (20%) of the official 80, the paper's
+counts, whatever the size of the folder's list. Unlike the reference code, which selects models on the test set, the
 validation cases are carved from the *end* of ``train.list``; the unlabeled stream is every other training case,
 and its items carry only the image path, so labels of unlabeled cases cannot be read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
-from monai.transforms import Compose
+from adamix_monai.data.file_checks import check_h5_items
+from adamix_monai.data.sources.splits import split_name
 
-from adamix_monai.data.cases import LoadCased
-from adamix_monai.data.h5_checks import check_h5_items
-from adamix_monai.data.views_3d import CheckLabelsd
+__all__ = ["LA"]
 
-__all__ = ["LA", "load_la_case"]
+#: Training cases of the official challenge split, which the paper's labeled fractions count (8 = 10%).
+OFFICIAL_TRAINING_CASES = 80
 
 _GET_LA = (
     "LA comes from the 2018 Atrial Segmentation Challenge; the preprocessed h5 files and lists used by the paper are "
@@ -39,7 +38,10 @@ class LA:
 
     Args:
         root: the folder holding ``train.list``, ``test.list`` and ``2018LA_Seg_Training Set/``.
-        check: read each listed file before it is used (:func:`~adamix_monai.data.h5_checks.check_h5_items`: a
+        labeled_fraction: the labeled subset as a fraction of the official 80 training cases (0.1 -> 8 cases).
+        labeled_cases: the labeled count itself (overrides ``labeled_fraction``); None: from the fraction.
+        validation_cases: validation cases, the *last* ids of ``train.list``; None: a tenth of the list, at least 1.
+        check: read each listed file before it is used (:func:`~adamix_monai.data.file_checks.check_h5_items`: a
             float 3D image, finite where labeled, a label of the image's shape holding 0 and 1), so a damaged file
             stops the run at its start, naming the file, instead of mid-run or silently.
 
@@ -50,9 +52,17 @@ class LA:
 
     num_classes = 2
 
-    def __init__(self, root: str | Path, check: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        labeled_fraction: float = 0.1,
+        labeled_cases: int | None = None,
+        validation_cases: int | None = None,
+        check: bool = True,
+    ) -> None:
         self.root = Path(root)
         self.check = check
+        self.labeled_fraction = float(labeled_fraction)
         expected = [self.root / "train.list", self.root / "test.list", self.root / _CASES]
         missing = [str(p) for p in expected if not p.exists()]
         if missing:
@@ -65,6 +75,12 @@ class LA:
             raise FileNotFoundError(
                 f"LA: {len(absent)} listed case(s) have no file, e.g. '{self.case_path(absent[0])}'. {_GET_LA}"
             )
+        self.labeled_cases = (
+            round(self.labeled_fraction * OFFICIAL_TRAINING_CASES) if labeled_cases is None else int(labeled_cases)
+        )
+        self.validation_cases = (
+            max(1, len(self.training_cases()) // 10) if validation_cases is None else int(validation_cases)
+        )
 
     def _list(self, name: str) -> list[str]:
         lines = (self.root / name).read_text().splitlines()
@@ -112,41 +128,25 @@ class LA:
     def _checked(self, items: list[dict[str, str]], what: str) -> list[dict[str, str]]:
         return check_h5_items(items, self.num_classes, f"LA '{self.root}' {what}", ndim=3) if self.check else items
 
-    def labeled_items(self, labeled: int, validation: int) -> list[dict[str, str]]:
+    def labeled_items(self) -> list[dict[str, str]]:
         """Datalist of the labeled cases: ``{"image", "label", "id"}`` (checked, see ``check``)."""
-        return self._checked([self._item(c) for c in self.split(labeled, validation)["labeled"]], "labeled cases")
+        return self._checked([self._item(c) for c in self._split()["labeled"]], "labeled cases")
 
-    def unlabeled_items(self, labeled: int, validation: int, include_labeled: bool = True) -> list[dict[str, str]]:
+    def unlabeled_items(self, include_labeled: bool = True) -> list[dict[str, str]]:
         """Datalist of the unlabeled stream, image only (the reference streams labeled and unlabeled cases)."""
-        parts = self.split(labeled, validation)
+        parts = self._split()
         cases = (parts["labeled"] if include_labeled else []) + parts["unlabeled"]
         return self._checked([{"image": self.case_path(c), "id": c} for c in cases], "unlabeled cases")
 
-    def validation_items(self, labeled: int, validation: int) -> list[dict[str, str]]:
-        """Datalist of the validation cases (from the training list, never the test list)."""
-        return self._checked([self._item(c) for c in self.split(labeled, validation)["validation"]], "validation cases")
-
-    def test_items(self) -> list[dict[str, str]]:
-        """Datalist of the test cases."""
+    def items(self, split: str) -> list[dict[str, str]]:
+        """Datalist of the validation cases (``val``: from the training list, never the test list) or of the test
+        cases (``test``)."""
+        if split_name(split, f"LA '{self.root}'") == "val":
+            return self._checked([self._item(c) for c in self._split()["validation"]], "validation cases")
         return self._checked([self._item(c) for c in self.test_cases()], "test cases")
+
+    def _split(self) -> dict[str, list[str]]:
+        return self.split(self.labeled_cases, self.validation_cases)
 
     def _item(self, case: str) -> dict[str, str]:
         return {"image": self.case_path(case), "label": self.case_path(case), "id": case}
-
-
-def load_la_case(keys: Sequence[str] = ("image", "label")) -> Compose:
-    """Read an LA case (UA-MT h5) as channel-first ``(1, D, H, W)`` arrays.
-
-    Args:
-        keys: the h5 keys to read (``image`` only for the unlabeled stream).
-
-    Returns:
-        A MONAI ``Compose``: :class:`~adamix_monai.data.cases.LoadCased` (an h5 case as stored; a NIfTI or other
-        file through MONAI's readers, z-score normalised as UA-MT's preprocessing did), its spatial axes reversed
-        from the stored ``(W, H, D)`` order to ``(D, H, W)`` (as the inference's ``TransposedInferer`` does for
-        NIfTI, so a model trained on either serves both), then a check that a ``label`` holds only 0 and 1 (an error
-        names the file otherwise).
-    """
-    keys = list(keys)
-    load = LoadCased(keys=keys, intensity="zscore", spatial_order=(2, 1, 0), h5_spatial_order=(2, 1, 0))
-    return Compose([load] + ([CheckLabelsd(keys="label", values=(0, 1))] if "label" in keys else []))

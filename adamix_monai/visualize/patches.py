@@ -1,31 +1,30 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Dependency-free figure helpers: draw mixed patches on images and write PNG files atomically."""
+"""Mixed images with their replaced patches outlined (the paper's Fig. 5), and atomic PNG files."""
 
 from __future__ import annotations
 
+import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from adamix_monai.mixing import PatchPlan
 from adamix_monai.utils import atomic_open
+from adamix_monai.visualize.palette import EASY_COLOR, HARD_COLOR, to_uint8
 
-__all__ = ["outline_mixed_patches", "write_png"]
-
-GREEN = (40, 220, 60)
-RED = (235, 40, 40)
+__all__ = ["outline_mixed_patches", "save_png"]
 
 
 def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thickness: int = 2) -> np.ndarray:
     """An RGB rendering of one mixed 2D image with its replaced patches outlined.
 
-    As in the paper's Fig. 5: green outlines mark patches taken from high-confidence auxiliary patches (the easy
-    direction), red outlines patches taken from low-confidence ones (the hard direction).
+    As in the paper's Fig. 5: green outlines (:data:`~adamix_monai.visualize.palette.EASY_COLOR`) mark patches taken
+    from high-confidence auxiliary patches (the easy direction), red outlines
+    (:data:`~adamix_monai.visualize.palette.HARD_COLOR`) patches taken from low-confidence ones (the hard direction).
 
     Args:
         image: ``(C, H, W)`` or ``(H, W)`` image, any range (rescaled to [0, 255]); a 3-channel image (ISIC) is
@@ -44,7 +43,7 @@ def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thic
     rgb = pixels.copy() if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
     gh, gw = plan.grid
     ph, pw = rgb.shape[0] // gh, rgb.shape[1] // gw
-    color = RED if bool(plan.hard[index]) else GREEN
+    color = to_uint8(HARD_COLOR if bool(plan.hard[index]) else EASY_COLOR)
     for k in range(int(plan.n[index])):
         cell = int(plan.dst[index, k])
         y0, x0 = (cell // gw) * ph, (cell % gw) * pw
@@ -56,8 +55,9 @@ def outline_mixed_patches(image: torch.Tensor, plan: PatchPlan, index: int, thic
     return rgb
 
 
-def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write an ``(H, W, 3)`` or ``(H, W)`` uint8 array as PNG, atomically (temporary file, then rename).
+def save_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write an ``(H, W, 3)`` or ``(H, W)`` uint8 array as PNG (with pillow), atomically: a reader never sees a
+    partial file.
 
     Args:
         path: destination file.
@@ -65,24 +65,17 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray) -> Path:
 
     Returns:
         The path written.
+
+    Raises:
+        ValueError: on another shape.
     """
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
     if arr.ndim == 2:
         arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] != 3:
-        raise ValueError(f"write_png expects (H, W, 3) or (H, W) uint8 pixels, got shape {arr.shape}.")
-    height, width = arr.shape[:2]
-    raw = b"".join(b"\x00" + arr[row].tobytes() for row in range(height))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    png = (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw, 6))
-        + chunk(b"IEND", b"")
-    )
+        raise ValueError(f"save_png expects (H, W, 3) or (H, W) uint8 pixels, got shape {arr.shape}.")
+    buffer = io.BytesIO()
+    Image.fromarray(arr).save(buffer, format="PNG")
     with atomic_open(path) as f:
-        f.write(png)
+        f.write(buffer.getvalue())
     return Path(path)

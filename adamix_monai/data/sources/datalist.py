@@ -36,10 +36,12 @@ import numpy as np
 import torch
 from nibabel.orientations import aff2axcodes
 
-from adamix_monai.data.cases import is_h5, read_case_file, single_channel_label
+from adamix_monai.data.file_checks import image_problem
+from adamix_monai.data.io import is_h5, read_case_file
+from adamix_monai.data.labels import single_channel_label
 from adamix_monai.errors import InputError
 
-__all__ = ["Datalist", "DatalistError", "image_problem"]
+__all__ = ["Datalist", "DatalistError"]
 
 SECTIONS = ("training", "unlabeled", "validation", "test")
 _SPLIT_ALIASES = {"val": "validation", "validation": "validation", "test": "test", "training": "training"}
@@ -299,26 +301,6 @@ class Datalist:
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {len(v)}" for k, v in self.sections.items())
         return f"Datalist('{self.path}': {counts})"
-
-
-def image_problem(image: torch.Tensor, channels: int | None = None, dims: Sequence[int] | None = None) -> str:
-    """Why a bundle cannot use a channel-first image (its spatial dimensions, its channels, non-finite values),
-    or '' when it can.
-
-    Args:
-        image: ``(C, *spatial)``.
-        channels: the channels the network takes; None: any.
-        dims: the spatial dimensions the bundle reads; None: any.
-    """
-    n = image.ndim - 1
-    if dims is not None and n not in tuple(dims):
-        wanted = " or ".join(f"{d}D" for d in dims)
-        return f"is {n}D (shape {tuple(image.shape[1:])}); this bundle reads {wanted} images"
-    if channels is not None and image.shape[0] != channels:
-        return f"has {image.shape[0]} channel(s); this bundle's network takes {channels}"
-    if image.is_floating_point() and not bool(torch.isfinite(image).all()):
-        return "holds NaN or infinite values"
-    return ""
 
 
 def _geometry_mismatch(a: np.ndarray, b: np.ndarray, tolerance: float = 1e-3) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adamix_monai.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
+from adamix_monai.visualize.plots import mix_sample_files, plot_mix_samples, plot_qualitative, plot_training_curves
 
 __all__ = ["make_run_figures"]
 
