@@ -4,9 +4,9 @@
 
 * Bundles: ``$ADAMIX_BUNDLES_DIR`` when set, else ``bundles/`` of this checkout (:data:`BUNDLES_DIR`), then
   ``bundles/`` of the working directory. A bundle's configs find their own folder first (:func:`bundle_dir`).
-* Datasets (``--dataset_dir`` when not given): for each name, ``$ADAMIX_DATA_DIR/<name>``, then
-  ``../shared/data/<name>`` beside this checkout (the layout of this project's development machines), then
-  ``data/<name>`` in the checkout and in the working directory.
+* Datasets (``--dataset_dir`` when not given): for each name, ``$ADAMIX_DATA_DIR/<name>``, then ``data/<name>`` in
+  the checkout and in the working directory. Nothing else is baked in: when none exists, the bundle stops with one
+  ``error:`` line naming the folder it tried and both ways to set it (``--dataset_dir``, ``ADAMIX_DATA_DIR``).
 """
 
 from __future__ import annotations
@@ -90,9 +90,8 @@ def dataset_candidates(name: str | Sequence[str]) -> list[Path]:
     for each in [name] if isinstance(name, str) else list(name):
         if os.environ.get("ADAMIX_DATA_DIR"):
             candidates.append(Path(os.environ["ADAMIX_DATA_DIR"]) / each)
-        candidates += [REPO_ROOT.parent / "shared" / "data" / each, REPO_ROOT / "data" / each]
-        candidates.append(Path.cwd() / "data" / each)
-    return candidates
+        candidates += [REPO_ROOT / "data" / each, Path.cwd() / "data" / each]
+    return list(dict.fromkeys(candidates))
 
 
 def default_dataset_dir(name: str | Sequence[str]) -> str:

@@ -10,7 +10,11 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The real data: ``$ADAMIX_DATA_DIR``, else ``../shared/data`` beside the checkout (this project's machines). The
+#: default is the test suite's only; the package itself knows no such folder. It is exported, so the bundle runs the
+#: tests start find the data as a user's shell with ``ADAMIX_DATA_DIR`` set would.
 DATA_DIR = Path(os.environ.get("ADAMIX_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+os.environ.setdefault("ADAMIX_DATA_DIR", str(DATA_DIR))
 
 
 @pytest.fixture(scope="session")

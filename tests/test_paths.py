@@ -32,6 +32,20 @@ def test_datasets_are_found_by_adamix_data_dir_first(tmp_path, monkeypatch):
     assert paths.default_dataset_dir(["ISIC2018", "PH2"]) == str(tmp_path / "PH2")  # the stand-in when no ISIC
 
 
+def test_the_package_bakes_in_no_data_folder_of_this_project(tmp_path, monkeypatch):
+    """Without ADAMIX_DATA_DIR the package looks in data/ of the checkout and of the working directory only (the
+    suite's own default, ../shared/data, lives in tests/conftest.py)."""
+    monkeypatch.delenv("ADAMIX_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert paths.dataset_candidates("ACDC") == [paths.REPO_ROOT / "data" / "ACDC", tmp_path / "data" / "ACDC"]
+    assert not any("shared" in p.parts for p in paths.dataset_candidates(["ISIC2018", "PH2"]))
+    from adamix_monai.data.sources import ACDC
+    from adamix_monai.workflows import require_dataset
+
+    with pytest.raises(BundleInputError, match=r"--dataset_dir <folder> \(or ADAMIX_DATA_DIR to the folder that"):
+        require_dataset(ACDC, paths.default_dataset_dir("ACDC"))
+
+
 def test_a_copied_bundle_reads_only_its_own_folder(tmp_path):
     """The model zoo's layout: ``models/adamix_acdc/`` run from the zoo's root must load ITS ``models/model.pt``,
     never the checkout's."""

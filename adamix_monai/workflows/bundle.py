@@ -122,7 +122,8 @@ def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str =
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
         what = "folder" if option == "--dataset_dir" else "file"
         sep = "\n" if "\n" in str(e) else " "
-        raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>.") from None
+        also = " (or ADAMIX_DATA_DIR to the folder that holds it)" if option == "--dataset_dir" else ""
+        raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>{also}.") from None
 
 
 def run_name(

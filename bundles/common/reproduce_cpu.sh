@@ -3,6 +3,7 @@
 # by default, each evaluated on the test split with the best-on-validation and the last model.
 # Run from the repository root:
 #   bash bundles/common/reproduce_cpu.sh <bundle> <labeled_fraction> [DATASET_DIR] [extra --id value overrides...]
+# Without DATASET_DIR the data is found under $ADAMIX_DATA_DIR (on this project's machines ../shared/data).
 # Environment: SEEDS (default "1 2"), METHODS (default "supervised:none self_training:cutmix self_training:adamix"),
 # PYTHON (default .venv/bin/python). Re-running resumes unfinished runs and skips finished ones.
 set -euo pipefail

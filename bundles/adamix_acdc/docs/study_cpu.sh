@@ -5,6 +5,7 @@
 # best-on-validation model; each finished run's small result files go to docs/results/study/<run>/ at once.
 # Run from the repository root:
 #   bash bundles/adamix_acdc/docs/study_cpu.sh [DATASET_DIR] [extra --id value overrides...]
+# Without DATASET_DIR the data is $ADAMIX_DATA_DIR/ACDC (on this project's machines ADAMIX_DATA_DIR=../shared/data).
 # Environment: SEEDS (default "1 2 3"), METHODS (default "supervised:none self_training:cutmix
 # self_training:adamix"), PYTHON (default .venv/bin/python), STUDY_RUNS (run folders, default
 # bundles/adamix_acdc/runs), STUDY_OUT (records, default bundles/adamix_acdc/docs/results/study).
