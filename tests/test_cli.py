@@ -13,7 +13,7 @@ import pytest
 
 from adamix_monai.cli import Commands, resolve_bundle
 from tests.conftest import REPO_ROOT
-from tests.test_figures_workflow import fake_run
+from tests.visualize.test_figures_workflow import fake_run
 
 
 def test_figures_and_table_commands(tmp_path, capsys):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.acdc_fixtures import make_mini_acdc
+from tests.helpers.acdc_fixtures import make_mini_acdc
 from tests.conftest import REPO_ROOT
 
 # (command, arguments, words the error line must hold)

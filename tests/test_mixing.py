@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adamix_monai.mixing import apply_mask, apply_patch_plan, box_mask, boxes_to_mask, ensure_grid, patch_scores, plan_patch_mix
-from tests.reference_mix import patch_slices, reference_mix, reference_scores
+from tests.helpers.reference_mix import patch_slices, reference_mix, reference_scores
 
 
 def quantised(shape: tuple[int, ...], gen: torch.Generator, levels: int = 256) -> torch.Tensor:

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.acdc_fixtures import make_mini_acdc
-from tests.bundle_runs import bundle_run, check
+from tests.helpers.acdc_fixtures import make_mini_acdc
+from tests.helpers.bundle_runs import bundle_run, check
 from tests.conftest import REPO_ROOT
-from tests.la_fixtures import make_mini_la
+from tests.helpers.la_fixtures import make_mini_la
 
 GOLDEN = Path(__file__).parent / "golden" / "regression.json"
 UPDATE = os.environ.get("ADAMIX_UPDATE_GOLDEN") == "1"

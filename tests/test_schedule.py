@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adamix_monai.schedule import proxy_dice_loss, ramp_length, self_paced_age, self_paced_plan
-from tests.reference_mix import reference_loss_plan
+from tests.helpers.reference_mix import reference_loss_plan
 
 # docs/algorithm.md section 2.3: rows lambda, columns the proxy loss, K = 16
 WORKED_LOSSES = [0.05, 0.1, 0.2, 0.3, 0.5, 0.8]

@@ -84,7 +84,7 @@ def test_study_script_trains_evaluates_and_records_a_run(tmp_path):
     import subprocess
     import sys
 
-    from tests.acdc_fixtures import make_mini_acdc
+    from tests.helpers.acdc_fixtures import make_mini_acdc
     from tests.conftest import REPO_ROOT
 
     data = make_mini_acdc(tmp_path / "acdc")

@@ -13,8 +13,8 @@ from monai.data import MetaTensor
 
 from adamix_monai.mixing import patch_scores
 from adamix_monai.transforms import AdaMix, AdaMixd, MixMode
-from tests.batches import make_batch
-from tests.reference_mix import patch_slices, reference_loss_plan, reference_mix, reference_scores
+from tests.helpers.batches import make_batch
+from tests.helpers.reference_mix import patch_slices, reference_loss_plan, reference_mix, reference_scores
 
 SHAPES = {2: ((4, 4), 3), 3: ((2, 2, 2), 2)}  # spatial dims -> (grid, patch side)
 

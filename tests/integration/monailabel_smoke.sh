@@ -183,8 +183,8 @@ mkdir -p "$STUDIES"
 IDS=()
 if wants adamix_acdc; then
     # ---------------------------------------------------------------- studies
-    (cd "$REPO" && "$PY" -m tests.acdc_nifti "$DATA" "$STUDIES" --split test --cases "$CASES" \
-        --labels-dir labels/final) >/dev/null || die "could not write ACDC test volumes as NIfTI (tests/acdc_nifti.py)"
+    (cd "$REPO" && "$PY" -m tests.helpers.acdc_nifti "$DATA" "$STUDIES" --split test --cases "$CASES" \
+        --labels-dir labels/final) >/dev/null || die "could not write ACDC test volumes as NIfTI (tests/helpers/acdc_nifti.py)"
     mapfile -t IDS < <(cd "$STUDIES" && ls -1 ./*.nii.gz | sed -e 's|^\./||' -e 's|\.nii\.gz$||')
     [[ ${#IDS[@]} -ge 1 ]] || die "no studies written to $STUDIES"
     say "studies: ${IDS[*]} (NIfTI (H, W, D), labels in labels/final)"

@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""Two-process DDP check on CPU (gloo), launched by tests/test_distributed.py through torchrun.
+"""Two-process DDP check on CPU (gloo), launched by tests/engines/test_distributed.py through torchrun.
 
 Usage: torchrun --standalone --nproc_per_node=2 -m tests.scripts.ddp_run OUT_JSON [--paradigm P]
 Each rank trains a few iterations on its shard, validates with a MONAI evaluator on its shard of the
@@ -23,7 +23,7 @@ from monai.handlers import MeanDice, ValidationHandler, from_engine
 from monai.metrics import compute_dice
 from monai.transforms import AsDiscreted, Compose
 
-from tests.ssl_fixtures import make_trainer, synthetic_items
+from tests.helpers.ssl_fixtures import make_trainer, synthetic_items
 
 
 def checksum(module: torch.nn.Module) -> float:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """A small deterministic CPU training run with validation, a best-model saver and a resumable checkpoint.
 
-Driven by tests/test_resume.py. Usage::
+Driven by tests/engines/test_resume.py. Usage::
 
     python -m tests.scripts.resumable_run OUT_DIR [--slow SECONDS] [--paradigm P] [--mix M] [--epochs E]
         [--pause-after-save N] [--pause-after-validation E]
@@ -28,7 +28,7 @@ from monai.handlers import MeanDice, ValidationHandler, from_engine
 from monai.transforms import AsDiscreted
 
 from adamix_monai.handlers import BestModelSaver, ResumableCheckpoint, atomic_save
-from tests.ssl_fixtures import make_trainer, synthetic_items
+from tests.helpers.ssl_fixtures import make_trainer, synthetic_items
 
 
 def main() -> None:

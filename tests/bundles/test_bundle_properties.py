@@ -14,10 +14,10 @@ import torch
 from monai.bundle import ConfigParser, ConfigWorkflow
 from PIL import Image
 
-from tests.acdc_fixtures import make_mini_acdc
+from tests.helpers.acdc_fixtures import make_mini_acdc
 from tests.conftest import REPO_ROOT
-from tests.isic_fixtures import make_mini_isic
-from tests.la_fixtures import make_mini_la
+from tests.helpers.isic_fixtures import make_mini_isic
+from tests.helpers.la_fixtures import make_mini_la
 
 BUNDLES = ["adamix_acdc", "adamix_la", "adamix_isic"]
 

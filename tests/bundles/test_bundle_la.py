@@ -15,9 +15,9 @@ from monai.bundle import ConfigParser
 from monai.inferers.utils import _get_scan_interval
 
 from adamix_monai.workflows import bundle_dir
-from tests.bundle_runs import bundle_run, check, check_metadata, train_and_evaluate
+from tests.helpers.bundle_runs import bundle_run, check, check_metadata, train_and_evaluate
 from tests.conftest import REPO_ROOT
-from tests.la_fixtures import make_mini_la
+from tests.helpers.la_fixtures import make_mini_la
 
 CONFIGS = REPO_ROOT / "bundles" / "adamix_la" / "configs"
 TINY = [

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 
 from adamix_monai.data.sources import ACDC, ISIC, LA, DataSource, Datalist, split_name
-from tests.acdc_fixtures import make_mini_acdc
-from tests.isic_fixtures import make_mini_isic
-from tests.la_fixtures import make_mini_la
+from tests.helpers.acdc_fixtures import make_mini_acdc
+from tests.helpers.isic_fixtures import make_mini_isic
+from tests.helpers.la_fixtures import make_mini_la
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ITEM_IDS = ("train_items", "unlabeled_items", "val_items", "test_items")
 
 
 def _datalist(root: Path) -> Datalist:
-    from tests.test_datalist import _pair, _write
+    from tests.data.test_datalist import _pair, _write
 
     root.mkdir()
     train = [_pair(root, f"t{i}") for i in range(4)]

@@ -15,7 +15,7 @@ from monai.handlers import StatsHandler
 from adamix_monai.handlers import AdaMixHandler
 from adamix_monai.schedule import self_paced_age
 from adamix_monai.transforms import AdaMixd
-from tests.batches import make_batch
+from tests.helpers.batches import make_batch
 
 
 def batch_for(iteration: int) -> dict:

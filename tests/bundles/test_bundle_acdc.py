@@ -18,9 +18,9 @@ import torch
 from monai.bundle import ConfigParser
 
 from adamix_monai.workflows import bundle_dir
-from tests.acdc_fixtures import make_mini_acdc
-from tests.bundle_runs import bundle_run as run_bundle
-from tests.bundle_runs import check, check_metadata, config_files
+from tests.helpers.acdc_fixtures import make_mini_acdc
+from tests.helpers.bundle_runs import bundle_run as run_bundle
+from tests.helpers.bundle_runs import check, check_metadata, config_files
 from tests.conftest import REPO_ROOT
 
 CONFIGS = REPO_ROOT / "bundles" / "adamix_acdc" / "configs"

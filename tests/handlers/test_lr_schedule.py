@@ -9,7 +9,7 @@ from ignite.engine import Events
 
 from adamix_monai.handlers import TailLrDecay
 from adamix_monai.handlers.lr_schedule import tail_decay_factor
-from tests.ssl_fixtures import make_trainer
+from tests.helpers.ssl_fixtures import make_trainer
 
 
 def test_factor_is_constant_then_linear_to_the_final_value():

@@ -79,7 +79,7 @@ def test_unusable_h5_files_are_named_before_a_run(tmp_path):
 
     from adamix_monai.data.sources import ACDC
     from adamix_monai.errors import DatasetError, InputError
-    from tests.acdc_fixtures import make_mini_acdc
+    from tests.helpers.acdc_fixtures import make_mini_acdc
 
     root = make_mini_acdc(tmp_path)
     slices = sorted((root / "data" / "slices").glob("*.h5"))

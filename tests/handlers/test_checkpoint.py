@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from adamix_monai.handlers import BestModelSaver, ResumableCheckpoint, RNGState, atomic_save
-from tests.ssl_fixtures import make_trainer
+from tests.helpers.ssl_fixtures import make_trainer
 
 
 def test_atomic_save_replaces_whole_files_and_leaves_no_temporaries(tmp_path, monkeypatch):

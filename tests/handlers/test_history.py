@@ -11,7 +11,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from adamix_monai.handlers.history import TrainingHistory, read_history
-from tests.ssl_fixtures import make_trainer
+from tests.helpers.ssl_fixtures import make_trainer
 
 
 def test_training_and_validation_rows(tmp_path):

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from adamix_monai.metrics import case_metrics
-from tests.acdc_fixtures import make_mini_acdc
-from tests.acdc_nifti import SPACING, write_datalist
-from tests.bundle_runs import bundle_run, check
+from tests.helpers.acdc_fixtures import make_mini_acdc
+from tests.helpers.acdc_nifti import SPACING, write_datalist
+from tests.helpers.bundle_runs import bundle_run, check
 from tests.conftest import DATA_DIR, REPO_ROOT
-from tests.isic_fixtures import make_mini_isic
+from tests.helpers.isic_fixtures import make_mini_isic
 
 TINY_2D = [
     "--image_size", "[32,32]", "--batch_size", "2", "--epochs", "1", "--epoch_samples", "4",

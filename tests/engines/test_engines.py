@@ -15,7 +15,7 @@ from adamix_monai.data import make_loader
 from adamix_monai.engines import PARADIGMS, SemiSupervisedTrainer, ema_decay, ema_update
 from adamix_monai.losses import MaskedDiceCELoss
 from adamix_monai.transforms import AdaMix, MixMode
-from tests.ssl_fixtures import make_trainer, synthetic_items, views
+from tests.helpers.ssl_fixtures import make_trainer, synthetic_items, views
 
 MIXES = [m.value for m in MixMode]
 

@@ -29,9 +29,9 @@ from adamix_monai.data.views import (
     weak_strong_views_2d,
 )
 from adamix_monai.workflows.bundle import BundleInputError, require_dataset
-from tests.isic_fixtures import OFFICIAL_IMAGES, OFFICIAL_MASKS, lesion_mask, make_mini_isic
+from tests.helpers.isic_fixtures import OFFICIAL_IMAGES, OFFICIAL_MASKS, lesion_mask, make_mini_isic
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MEAN = torch.tensor(IMAGENET_MEAN_STD[0]).reshape(3, 1, 1)
 STD = torch.tensor(IMAGENET_MEAN_STD[1]).reshape(3, 1, 1)
 

@@ -9,7 +9,7 @@ plane as the network saw it in training).
 
 Command line (used by ``tests/integration/monailabel_smoke.sh``)::
 
-    python -m tests.acdc_nifti <ACDC folder> <output folder> [--split test] [--cases 2] [--labels-dir labels/final]
+    python -m tests.helpers.acdc_nifti <ACDC folder> <output folder> [--split test] [--cases 2] [--labels-dir labels/final]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from adamix_monai.handlers.mix_samples import MixSampleSaver
-from tests.ssl_fixtures import make_trainer
+from tests.helpers.ssl_fixtures import make_trainer
 
 
 def test_rows_are_written_at_the_chosen_points(tmp_path):

@@ -13,7 +13,7 @@ from monai.transforms import Compose, Transposed
 
 from adamix_monai.data.io import LoadH5d
 from adamix_monai.data.sources import LA
-from tests.la_fixtures import make_mini_la
+from tests.helpers.la_fixtures import make_mini_la
 
 
 def test_split_and_items(tmp_path):

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.acdc_fixtures import make_mini_acdc
+from tests.helpers.acdc_fixtures import make_mini_acdc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_mode_runs_the_benchmarks_and_the_protocol_to_its_test_table(tmp_path):

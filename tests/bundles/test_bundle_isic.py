@@ -13,9 +13,9 @@ from monai.bundle import ConfigParser
 from PIL import Image
 
 from adamix_monai.workflows import bundle_dir
-from tests.bundle_runs import bundle_run, check, check_metadata, train_and_evaluate
+from tests.helpers.bundle_runs import bundle_run, check, check_metadata, train_and_evaluate
 from tests.conftest import REPO_ROOT
-from tests.isic_fixtures import make_mini_isic
+from tests.helpers.isic_fixtures import make_mini_isic
 
 CONFIGS = REPO_ROOT / "bundles" / "adamix_isic" / "configs"
 TINY = [
