@@ -7,6 +7,7 @@ Everything here is shared by every bundle (ACDC, LA, ISIC), so their configs hol
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -39,6 +40,7 @@ __all__ = [
     "model_info",
     "publish_model",
     "record_run",
+    "running_config",
     "run_details",
     "require_dataset",
     "run_name",
@@ -468,9 +470,32 @@ def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: di
         if old == plain:
             return True
     path.parent.mkdir(parents=True, exist_ok=True)
+    config = running_config()
+    if config is not None:  # the config this run trains with, beside its record (as MONAI's tracking saves it)
+        with atomic_open(path.parent / "config.json") as f:
+            f.write((json.dumps(config, indent=4, default=str) + "\n").encode())
     with atomic_open(path) as f:
         f.write((json.dumps(record, indent=2) + "\n").encode())
     return True
+
+
+def running_config() -> dict[str, Any] | None:
+    """The config of the running ``monai.bundle`` workflow, as MONAI's experiment tracking saves it ("the executed
+    config"): the config files merged and the command-line overrides applied, expressions as written.
+
+    It is the parser that evaluates the expression calling this, found on the call stack; None outside a bundle run.
+    """
+    import inspect
+
+    from monai.bundle import ConfigParser
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, ConfigParser):
+            return copy.deepcopy(owner.get())
+        frame = frame.f_back
+    return None
 
 
 def _grows(before: Any, now: Any) -> bool:

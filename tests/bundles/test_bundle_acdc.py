@@ -81,6 +81,9 @@ def test_train_evaluate_infer_on_a_mini_acdc(mini_acdc, tmp_path):
     for name in ("checkpoint.pt", "model.pt", "model_final.pt", "history.csv", "validation.csv"):
         assert (run / name).is_file(), name
     assert (tmp_path / "models" / "model.pt").is_file()  # the best model is published for inference
+    executed = json.loads((run / "config.json").read_text())  # the config it trained with, overrides applied
+    assert executed["dataset_dir"] == str(mini_acdc) and executed["image_size"] == [32, 32]
+    assert executed["train"]["trainer"]["mix"] == "@train::mixer"  # MONAI writes its own separator, "::"
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["iteration"]) for r in rows] == [1, 2] and all(float(r["loss"]) > 0 for r in rows)

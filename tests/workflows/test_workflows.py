@@ -202,3 +202,25 @@ def test_run_json_records_the_run_and_a_changed_rerun_is_refused(tmp_path):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"x")
     assert not write_model_info(tmp_path / "run", image_size=[128, 128])
     assert json.loads((tmp_path / "run" / "model.json").read_text())["image_size"] == [64, 64]
+
+
+def test_a_bundle_run_keeps_the_config_it_trains_with(tmp_path):
+    """``config.json`` beside ``run.json``: the merged config with the command line's overrides, as MONAI's own
+    tracking saves "the executed config"."""
+    import json
+
+    from monai.bundle import ConfigParser
+
+    config = {
+        "output_dir": str(tmp_path / "run"),
+        "seed": 1,
+        "lr": "$0.5 * 2",
+        "record": "$adamix_monai.workflows.record_run(@output_dir, dict(seed=@seed, lr=@lr), {})",
+    }
+    parser = ConfigParser(config, globals={"adamix_monai": "adamix_monai"})
+    parser.update({"seed": 7})  # a command-line override, as monai.bundle run applies it
+    assert parser.get_parsed_content("record")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved == {**config, "seed": 7}  # expressions as written, the override applied
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"] == {"seed": 7, "lr": 1.0}
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
