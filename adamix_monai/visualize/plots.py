@@ -23,9 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from matplotlib.patches import Patch
 
-from adamix_monai.handlers.history import read_history
 from adamix_monai.metrics import dice
-from adamix_monai.utils import atomic_open
+from adamix_monai.utils import atomic_open, read_csv_columns
 from adamix_monai.visualize.palette import CLASS_COLORS, EASY_COLOR, HARD_COLOR, class_names_for
 
 __all__ = [
@@ -69,7 +68,7 @@ def _read_columns(path: str | os.PathLike | None) -> dict[str, np.ndarray]:
     """
     if path is None or not Path(path).is_file():
         return {}
-    return {k: np.asarray(v, dtype=float) for k, v in read_history(path).items()}
+    return {k: np.asarray(v, dtype=float) for k, v in read_csv_columns(path).items()}
 
 
 def _usable(columns: Mapping[str, np.ndarray], key: str) -> bool:
