@@ -176,6 +176,22 @@ def paired_comparison(
     }
 
 
+def seed_means(folder: str | os.PathLike, method: str, checkpoint: str = "final") -> dict[str, list[float]]:
+    """Each recorded seed's test mean of every metric (Dice and Jaccard in %, honest scoring), in seed order, and
+    the missed classes: ``{"seeds": [...], "dice": [...], "jaccard": [...], "hd95": [...], "asd": [...],
+    "missed": [...]}`` (empty lists when the method has no record)."""
+    by_seed = _records(Path(folder)).get(method, {})
+    out: dict[str, list[float]] = {"seeds": [float(s) for s in sorted(by_seed)], "missed": []}
+    for m in _METRICS:
+        out[m] = []
+    for seed in sorted(by_seed):
+        info = json.loads((by_seed[seed] / f"test-{checkpoint}-summary.json").read_text())["honest"]
+        for m in _METRICS:
+            out[m].append(float(info["mean"][m]))
+        out["missed"].append(float(info.get("missed", 0)))
+    return out
+
+
 def study_table(folder: str | os.PathLike, compare: Sequence[str] = ("AdaMix-ST", "FixMatch")) -> str:
     """A Markdown table of a folder of records: mean ± std over seeds of the per-run test means.
 
@@ -188,21 +204,15 @@ def study_table(folder: str | os.PathLike, compare: Sequence[str] = ("AdaMix-ST"
         "|---|---|---|---|---|---|---|---|",
     ]
     for ckpt in CHECKPOINTS:
-        for method, by_seed in records.items():
-            values = defaultdict(list)
-            missed = []
-            for seed in sorted(by_seed):
-                info = json.loads((by_seed[seed] / f"test-{ckpt}-summary.json").read_text())["honest"]
-                for m in _METRICS:
-                    values[m].append(float(info["mean"][m]))
-                missed.append(int(info.get("missed", 0)))
+        for method in records:
+            values = seed_means(folder, method, ckpt)
             cells = []
             for m in _METRICS:
                 v = np.array(values[m])
                 cells.append(f"{v.mean():.2f} ± {v.std(ddof=1):.2f}" if len(v) > 1 else f"{v.mean():.2f}")
-            seeds = ",".join(str(s) for s in sorted(by_seed))
+            seeds = ",".join(str(int(s)) for s in values["seeds"])
             model = "last" if ckpt == "final" else "best on val"
-            lines.append(f"| {method} | {model} | {seeds} | {' | '.join(cells)} | {sum(missed)} |")
+            lines.append(f"| {method} | {model} | {seeds} | {' | '.join(cells)} | {int(sum(values['missed']))} |")
     out = "\n".join(lines)
     if len(compare) == 2:
         for ckpt in CHECKPOINTS:

@@ -278,7 +278,10 @@ def load_weights(path: str | os.PathLike, network: torch.nn.Module | None = None
     """
     file = Path(path)
     if not file.is_file():
-        raise CheckpointError(f"weights '{file}' do not exist; train first or give the model file (model.pt).")
+        raise CheckpointError(
+            f"weights '{file}' do not exist; train first (the bundle's train.json publishes its best model there) or "
+            "give the model file (model.pt). No trained weights are published to download yet (large_files.yml)."
+        )
     try:
         state = torch.load(file, map_location=device, weights_only=True)
     except Exception as e:  # noqa: BLE001 - every reason means the same to the user: not usable weights
