@@ -124,10 +124,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
 
     The AdaMix transforms (one per stream and per student) and their :class:`~adamix_monai.handlers.AdaMixHandler`
     are made by the trainer and attached to it: ``trainer.mixers``, ``trainer.adamix_handler``.
-    ``trainer.state.output`` holds ``loss``, ``loss_s``, ``loss_u``, ``mask_ratio`` (the fraction of unlabeled
-    pixels kept by the threshold), ``adamix_lambda``, ``adamix_mean_n``, ``adamix_hard_fraction`` and ``lr``, so a
-    ``StatsHandler``/``TensorBoardStatsHandler`` logs all of them every iteration (see
-    :func:`~adamix_monai.handlers.attach_training_logs`).
+    ``trainer.state.output`` is MONAI's decollated form, a list whose one item holds ``loss``, ``loss_s``,
+    ``loss_u``, ``mask_ratio`` (the fraction of unlabeled pixels kept by the threshold), ``adamix_lambda``,
+    ``adamix_mean_n``, ``adamix_hard_fraction`` and ``lr``: MONAI's own handler settings read it as they read a
+    ``SupervisedTrainer``'s (``from_engine(["loss"], first=True)``, e.g. ``--tracking mlflow``), and
+    :func:`~adamix_monai.handlers.attach_training_logs` logs all of them.
 
     Args:
         device: the device.
@@ -494,12 +495,13 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         logits = self._no_grad_logits(batches, fires)
         mixed = [self._mix_for_student(k, batches, logits, fires) for k in range(len(self.students))]
         self.last_mixed = {"labeled": mixed[0].labeled, "unlabeled": mixed[0].unlabeled}  # figures; freed next step
-        engine.state.output = output = {}
+        output: dict[str, Any] = {}
+        engine.state.output = [output]  # MONAI's decollated form: one item holding the step's scalars
         loss, loss_s, loss_u = self._update(engine, mixed)
         self._after_update(engine)
         output.update(self._step_log(engine, loss, loss_s, loss_u, mixed))
         engine.fire_event(IterationEvents.MODEL_COMPLETED)
-        return output
+        return [output]
 
     # ---- phase 1: this step's batches ------------------------------------------------------------------------
     def _draw_batches(self, batchdata: Mapping[str, Any], position: int) -> _StepBatches:

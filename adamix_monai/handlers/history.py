@@ -11,7 +11,7 @@ from typing import Any
 
 from monai.utils import IgniteInfo, min_version, optional_import
 
-from adamix_monai.handlers.logs import TRAINING_SCALARS
+from adamix_monai.handlers.logs import TRAINING_SCALARS, step_scalars
 from adamix_monai.utils import is_rank0, write_csv
 from adamix_monai.utils import read_csv_columns as read_history  # the reader of the files written here
 
@@ -63,9 +63,8 @@ class TrainingHistory:
             evaluator.add_event_handler(Events.EPOCH_COMPLETED, self._record_validation)
 
     def _record_train(self, engine: Any) -> None:
-        output = engine.state.output if isinstance(engine.state.output, dict) else {}
-        row = {"iteration": int(engine.state.iteration), "epoch": int(engine.state.epoch)}
-        row.update({k: float(output[k]) for k in TRAINING_SCALARS if k in output})
+        row: dict[str, Any] = {"iteration": int(engine.state.iteration), "epoch": int(engine.state.epoch)}
+        row.update(step_scalars(engine.state.output))
         self.train_rows.append(row)
 
     def _record_validation(self, evaluator: Any) -> None:

@@ -12,14 +12,17 @@ from monai.utils import optional_import
 
 from adamix_monai.utils import is_rank0
 
-__all__ = ["TRAINING_SCALARS", "TrainingLogs", "attach_training_logs"]
+__all__ = ["TRAINING_SCALARS", "TrainingLogs", "attach_training_logs", "step_scalars"]
 
 TRAINING_SCALARS = (
     "loss", "loss_s", "loss_u", "mask_ratio", "adamix_lambda", "adamix_mean_n", "adamix_hard_fraction", "lr"
 )
 
 
-def _scalars(output: Any) -> dict[str, float]:
+def step_scalars(output: Any) -> dict[str, float]:
+    """The training scalars of a step's output: the trainer's one-item list (MONAI's decollated form) or a dict."""
+    if isinstance(output, list) and output:
+        output = output[0]
     return {key: float(output[key]) for key in TRAINING_SCALARS if isinstance(output, dict) and key in output}
 
 
@@ -44,10 +47,10 @@ def attach_training_logs(
         return []
     handlers: list[Any] = [
         # MONAI's default logger name: it prints to stdout even when nothing configured logging
-        StatsHandler(output_transform=_scalars, iteration_log=lambda e, i: i % log_every == 0)
+        StatsHandler(output_transform=step_scalars, iteration_log=lambda e, i: i % log_every == 0)
     ]
     if log_dir is not None:
-        handlers.append(TensorBoardStatsHandler(log_dir=log_dir, output_transform=_scalars))
+        handlers.append(TensorBoardStatsHandler(log_dir=log_dir, output_transform=step_scalars))
     for handler in handlers:
         handler.attach(trainer)
     if progress is None:
@@ -58,7 +61,7 @@ def attach_training_logs(
         bar.attach(
             trainer,
             output_transform=lambda out: {
-                k: round(v, 4) for k, v in _scalars(out).items() if k in ("loss", "loss_s", "loss_u")
+                k: round(v, 4) for k, v in step_scalars(out).items() if k in ("loss", "loss_s", "loss_u")
             },
         )
         handlers.append(bar)

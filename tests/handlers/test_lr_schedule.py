@@ -32,7 +32,7 @@ def test_handler_sets_every_optimizer_from_the_iteration_alone():
     trainer.run()
     expected = [1e-3 * tail_decay_factor(t, 8, 0.5) for t in range(1, 9)]
     assert [s[0] for s in seen] == pytest.approx(expected) and [s[1] for s in seen] == pytest.approx(expected)
-    assert seen[-1] == [0.0, 0.0] and trainer.state.output["lr"] == 0.0
+    assert seen[-1] == [0.0, 0.0] and trainer.state.output[0]["lr"] == 0.0
     # a run resumed at iteration 5 gets the same rates: nothing but the iteration decides them
     handler = TailLrDecay(1e-3, decay_fraction=0.5)
     assert [handler.lr(t, 8) for t in range(5, 9)] == pytest.approx(expected[4:])
