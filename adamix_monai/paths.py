@@ -3,7 +3,8 @@
 """Every place the package looks for its bundles and for datasets, in one module (as nnU-Net's ``paths.py``).
 
 * Bundles: ``$ADAMIX_BUNDLES_DIR`` when set, else ``bundles/`` of this checkout (:data:`BUNDLES_DIR`), then
-  ``bundles/`` of the working directory. A bundle's configs find their own folder first (:func:`bundle_dir`).
+  ``bundles/`` of the working directory, then the bundles a wheel installed (:data:`INSTALLED_BUNDLES_DIR`,
+  ``<prefix>/share/adamix-monai/bundles``). A bundle's configs find their own folder first (:func:`bundle_dir`).
 * Datasets (``--dataset_dir`` when not given): for each name, ``$ADAMIX_DATA_DIR/<name>``, then ``data/<name>`` in
   the checkout and in the working directory. Nothing else is baked in: when none exists, the bundle stops with one
   ``error:`` line naming the folder it tried and both ways to set it (``--dataset_dir``, ``ADAMIX_DATA_DIR``).
@@ -21,6 +22,7 @@ from adamix_monai.errors import BundleInputError
 
 __all__ = [
     "BUNDLES_DIR",
+    "INSTALLED_BUNDLES_DIR",
     "REPO_ROOT",
     "bundle_candidates",
     "bundle_dir",
@@ -33,12 +35,14 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The bundles of this checkout.
 BUNDLES_DIR = REPO_ROOT / "bundles"
+#: The bundles a (non-editable) install carries: ``setup.cfg``'s ``data_files`` put them under the prefix.
+INSTALLED_BUNDLES_DIR = Path(sys.prefix) / "share" / "adamix-monai" / "bundles"
 
 
 def bundles_dirs() -> list[Path]:
     """Folders holding bundles, in the order they are searched."""
     first = [Path(os.environ["ADAMIX_BUNDLES_DIR"])] if os.environ.get("ADAMIX_BUNDLES_DIR") else []
-    return [*first, BUNDLES_DIR, Path.cwd() / "bundles"]
+    return list(dict.fromkeys([*first, BUNDLES_DIR, Path.cwd() / "bundles", INSTALLED_BUNDLES_DIR]))
 
 
 def bundle_candidates(bundle: str) -> list[Path]:
