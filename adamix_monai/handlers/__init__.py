@@ -9,6 +9,7 @@ from adamix_monai.handlers.logs import TRAINING_SCALARS, TrainingLogs, attach_tr
 from adamix_monai.handlers.lr_schedule import TailLrDecay
 from adamix_monai.handlers.mix_samples import MixSampleSaver
 from adamix_monai.handlers.run_models import RunModels
+from adamix_monai.handlers.tensorboard import TensorBoardValidation
 
 __all__ = [
     "TRAINING_SCALARS",
@@ -19,6 +20,7 @@ __all__ = [
     "ResumableCheckpoint",
     "RunModels",
     "TailLrDecay",
+    "TensorBoardValidation",
     "TrainingHistory",
     "TrainingLogs",
     "atomic_save",

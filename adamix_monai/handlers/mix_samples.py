@@ -37,6 +37,7 @@ class MixSampleSaver:
         fractions: points of the run, as fractions of the total iterations.
         count: images per row.
         stream: ``unlabeled`` or ``labeled``.
+        log_dir: also put each row in TensorBoard there (tag ``mix_samples``, at its iteration); None: files only.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class MixSampleSaver:
         fractions: Sequence[float] = (0.02, 0.1, 0.2, 0.3, 0.6, 0.95),
         count: int = 4,
         stream: str = "unlabeled",
+        log_dir: str | os.PathLike | None = None,
     ) -> None:
         if stream not in ("unlabeled", "labeled"):
             raise ValueError(f"MixSampleSaver: stream must be 'unlabeled' or 'labeled', got '{stream}'.")
@@ -53,6 +55,8 @@ class MixSampleSaver:
         self.count, self.stream = int(count), stream
         self.captured: list[int] = []
         self.files: list[str] = []
+        self.log_dir = None if log_dir is None else str(log_dir)
+        self._writer: Any = None
 
     def attach(self, trainer: Any) -> None:
         """Register on the trainer's ``ITERATION_COMPLETED`` (and offer its state to the run's checkpoint)."""
@@ -89,6 +93,13 @@ class MixSampleSaver:
         path = save_png(self.output_dir / f"iter_{int(engine.state.iteration):06d}.png", row)
         self.captured.append(int(engine.state.iteration))
         self.files.append(str(path))
+        if self.log_dir is not None:
+            if self._writer is None:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._writer = SummaryWriter(log_dir=self.log_dir)
+            self._writer.add_image("mix_samples", row, int(engine.state.iteration), dataformats="HWC")
+            self._writer.flush()
 
     def state_dict(self) -> dict[str, Any]:
         """The iterations captured so far."""
