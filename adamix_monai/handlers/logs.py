@@ -4,13 +4,16 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
 from monai.handlers import StatsHandler, TensorBoardStatsHandler
-from monai.utils import optional_import
+from monai.utils import IgniteInfo, min_version, optional_import
 
 from adamix_monai.utils import is_rank0
+
+Events, _ = optional_import("ignite.engine", IgniteInfo.OPT_IMPORT_VERSION, min_version, "Events")
 
 __all__ = ["TRAINING_SCALARS", "TrainingLogs", "attach_training_logs", "step_scalars"]
 
@@ -65,7 +68,33 @@ def attach_training_logs(
             },
         )
         handlers.append(bar)
+        _print_logs_above(bar, trainer)
     return handlers
+
+
+def _print_logs_above(bar: Any, trainer: Any) -> None:
+    """While the bar runs, console log lines go through ``tqdm.write`` (which clears the bar, prints the line, then
+    redraws the bar): written plainly they would land after the bar's text on its line, and the bar's next redraw
+    (a carriage return) would overwrite their start on a terminal."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    active: list[Any] = []
+
+    def start(_: Any) -> None:
+        loggers = [logging.root] + [
+            lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger) and lg.handlers
+        ]
+        context = logging_redirect_tqdm(loggers=loggers)
+        context.__enter__()
+        active.append(context)
+
+    def stop(_: Any) -> None:
+        while active:
+            active.pop().__exit__(None, None, None)
+
+    trainer.add_event_handler(Events.STARTED, start)
+    trainer.add_event_handler(Events.COMPLETED, stop)
+    trainer.add_event_handler(Events.TERMINATE, stop)
 
 
 class TrainingLogs:
