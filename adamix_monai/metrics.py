@@ -68,8 +68,11 @@ def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
         reference: boolean mask of the same shape.
     """
     p, g = np.asarray(prediction, dtype=bool), np.asarray(reference, dtype=bool)
-    total = np.count_nonzero(p) + np.count_nonzero(g)
-    return 2.0 * np.count_nonzero(p & g) / total if total else math.nan
+    return _dice(np.count_nonzero(p & g), np.count_nonzero(p) + np.count_nonzero(g))
+
+
+def _dice(intersection: int, total: int) -> float:
+    return 2.0 * intersection / total if total else math.nan
 
 
 def binary_metrics(
@@ -94,11 +97,12 @@ def binary_metrics(
             return {"dice": 0.0, "jaccard": 0.0, "hd95": 0.0, "asd": 0.0, **flags}
         overlap = math.nan if (p_empty and g_empty) else 0.0
         return {"dice": overlap, "jaccard": overlap, "hd95": math.nan, "asd": math.nan, **flags}
-    jaccard = np.count_nonzero(p & g) / np.count_nonzero(p | g)
+    intersection, total = np.count_nonzero(p & g), np.count_nonzero(p) + np.count_nonzero(g)
+    jaccard = intersection / (total - intersection)  # |P ∪ G| = |P| + |G| - |P ∩ G|
     forward = surface_distances(p, g, spacing)
     backward = surface_distances(g, p, spacing)
     hd95 = float(np.percentile(np.hstack((forward, backward)), 95))
-    return {"dice": float(dice(p, g)), "jaccard": float(jaccard), "hd95": hd95, "asd": float(forward.mean()), **flags}
+    return {"dice": float(_dice(intersection, total)), "jaccard": float(jaccard), "hd95": hd95, "asd": float(forward.mean()), **flags}
 
 
 def case_metrics(

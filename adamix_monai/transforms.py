@@ -252,6 +252,7 @@ class AdaMix(RandomizableTransform):
         confidence: Any = None,
         aux_confidence: Any = None,
         proxy_loss: Any = None,
+        names: Sequence[str] = ("img", "confidence", "aux_confidence", "proxy_loss"),
     ) -> None:
         """Draw whether this batch is mixed and, given the image batch ``data``, make and keep the plan.
 
@@ -265,10 +266,11 @@ class AdaMix(RandomizableTransform):
             aux_confidence: the same for the auxiliary images.
             proxy_loss: ``(B,)`` per-image proxy losses (self-paced modes), e.g. from
                 :func:`adamix_monai.schedule.proxy_dice_loss`.
+            names: the names of those four inputs in error messages.
         """
         self.draw()
         if data is not None:
-            self.plan(data, confidence, aux_confidence, proxy_loss)
+            self.plan(data, confidence, aux_confidence, proxy_loss, names)
 
     def plan(
         self,
@@ -384,8 +386,8 @@ class AdaMix(RandomizableTransform):
         names = ["img"] if single else [f"img[{i}]" for i in range(len(imgs))]
         aux_names = ["aux"] if single else [f"aux[{i}]" for i in range(len(auxs))]
         if randomize:
-            self.draw()
-            self.plan(imgs[0], confidence, aux_confidence, proxy_loss, (names[0], "confidence", "aux_confidence", "proxy_loss"))
+            names_in = (names[0], "confidence", "aux_confidence", "proxy_loss")
+            self.randomize(imgs[0], confidence, aux_confidence, proxy_loss, names_in)
         out = [self.apply(x, a, n, an) for x, a, n, an in zip(imgs, auxs, names, aux_names)]
         return out[0] if single else out
 

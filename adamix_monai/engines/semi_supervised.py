@@ -493,7 +493,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         batches = self._draw_batches(batchdata, position=int(engine.state.iteration) - 1)
         fires = self._draw_mix_decisions()
         logits = self._no_grad_logits(batches, fires)
-        mixed = [self._mix_for_student(k, batches, logits, fires) for k in range(len(self.students))]
+        mixed = [self._mix_for_student(k, batches, logits) for k in range(len(self.students))]
         self.last_mixed = {"labeled": mixed[0].labeled, "unlabeled": mixed[0].unlabeled}  # figures; freed next step
         output: dict[str, Any] = {}
         engine.state.output = [output]  # MONAI's decollated form: one item holding the step's scalars
@@ -541,14 +541,14 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         return _Logits(self._predict(self.no_grad_passes(fires), views), self._models())
 
     # ---- phase 4: the mixed batches of one student ---------------------------------------------------------------
-    def _mix_for_student(self, k: int, batches: _StepBatches, logits: _Logits, fires: Mapping[str, bool]) -> _Mixed:
+    def _mix_for_student(self, k: int, batches: _StepBatches, logits: _Logits) -> _Mixed:
         """Student ``k``'s mixed labeled batch (ground truth) and mixed unlabeled batch (pseudo-labels from
         :meth:`_source`, and the threshold mask of the mixed confidence)."""
         lab, lab_aux = batches.labeled, batches.labeled_aux
         mixer = self.mixers[f"labeled{k + 1}"]
         if lab_aux is not None:
             conf = conf_a = loss = None
-            if mixer.needs_confidence and fires[f"labeled{k + 1}"]:
+            if mixer.needs_confidence and mixer.will_mix:
                 source = self._labeled_source(k)
                 weak, weak_aux = logits.of(source, "labeled"), logits.of(source, "labeled_aux")
                 conf, conf_a = self._confidence(weak)[0], self._confidence(weak_aux)[0]
@@ -564,7 +564,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         source, mixer_u = self._source(k), self.mixers[f"unlabeled{k + 1}"]
         conf_u, pseudo_u = self._confidence(logits.of(source, "unlabeled"))
         x_u, y_u, c_u = unl.strong, pseudo_u, conf_u
-        if fires[f"unlabeled{k + 1}"]:
+        if mixer_u.will_mix:
             conf_ua, pseudo_ua = self._confidence(logits.of(source, "unlabeled_aux"))
             loss_u = None
             if mixer_u.needs_proxy_loss:  # the student's strong view, before mixing

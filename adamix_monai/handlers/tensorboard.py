@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -109,7 +108,3 @@ class TensorBoardValidation:
             self._writer.add_image("validation_case", self._panel, step, dataformats="HWC")
             self._panel = None
         self._writer.flush()
-
-    def state_dict(self) -> Mapping[str, Any]:
-        """Nothing to restore: every validation writes anew."""
-        return {}
