@@ -96,7 +96,7 @@ def _check_known_ids(files: Sequence[str], overrides: dict[str, Any]) -> None:
 
 
 #: Options whose value is a path or a name: fire turns a bare ``--dataset_dir`` into True and ``--run_name 7`` into 7.
-_PATH_OPTIONS = ("datalist", "dataset_dir", "bundle_root", "output_dir", "run_name", "checkpoint", "input", "ckpt_dir")
+_PATH_OPTIONS = ("datalist", "dataset_dir", "unlabeled_dir", "bundle_root", "output_dir", "run_name", "checkpoint", "input", "ckpt_dir")
 
 
 def _path_options(values: dict[str, Any]) -> dict[str, Any]:
@@ -257,9 +257,10 @@ class Commands:
             mix: ``adamix``, ``cutmix``, ``umix``, ``iumix``, ``adamix_v1``, ``adamix_v2``, ``none``.
             labeled_fraction: the paper's labeled subset (0.05, 0.1, 0.2); not used with ``--datalist``.
             seed: random seed.
-            dataset_dir: the paper dataset's folder (default: ``../shared/data/<name>`` or ``$ADAMIX_DATA_DIR``).
+            dataset_dir: the paper dataset's folder (default: ``$ADAMIX_DATA_DIR/<name>``, else ``data/<name>``).
             bundle_root: where ``runs/`` and ``models/`` go (default: the bundle folder).
-            overrides: any other bundle id, e.g. ``--epochs 10 --batch_size 8 --device cpu``.
+            overrides: any other bundle id, e.g. ``--epochs 10 --batch_size 8 --device cpu``, or
+                ``--unlabeled_dir <folder>`` (the unlabeled stream from a folder of images).
         """
         run = dict(paradigm=paradigm, mix=mix, seed=seed, labeled_fraction=labeled_fraction, dataset_dir=dataset_dir)
         _run_training_workflow(bundle, datalist, profile, bundle_root, [], {**run, **overrides})

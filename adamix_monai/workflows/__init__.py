@@ -25,10 +25,12 @@ from adamix_monai.workflows.bundle import (
     save_model,
     write_model_info,
 )
+from adamix_monai.workflows.datastore import DeferredDataset, data_injected, unlabeled_items
 from adamix_monai.workflows.settings import SettingsError, check_settings, warn_unknown_overrides
 
 __all__ = [
     "BundleInputError",
+    "DeferredDataset",
     "SettingsError",
     "bundle_dir",
     "check_settings",
@@ -36,6 +38,7 @@ __all__ = [
     "checked_weights_path",
     "choice",
     "config_literal",
+    "data_injected",
     "default_dataset_dir",
     "describe",
     "first_existing",
@@ -52,6 +55,7 @@ __all__ = [
     "require_dataset",
     "run_name",
     "save_model",
+    "unlabeled_items",
     "warn_unknown_overrides",
     "write_model_info",
 ]

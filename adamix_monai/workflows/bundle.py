@@ -103,7 +103,9 @@ def install_error_hook() -> bool:
     return True
 
 
-def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", **kwargs: Any) -> Any:
+def require_dataset(
+    factory: Callable[..., Any], dataset_dir: str, option: str = "--dataset_dir", lazy: bool = False, **kwargs: Any
+) -> Any:
     """Open a dataset folder (or datalist file), turning any layout error into a :class:`BundleInputError` that
     names the option.
 
@@ -111,21 +113,32 @@ def require_dataset(factory: Callable[..., Any], dataset_dir: str, option: str =
         factory: the dataset class, e.g. :class:`~adamix_monai.data.sources.ACDC`.
         dataset_dir: the folder (or file).
         option: the command-line option that sets it.
+        lazy: return a :class:`~adamix_monai.workflows.datastore.DeferredDataset` that opens the dataset on first
+            use (the bundles' ``datasource``: a training on injected data, as MONAI Label's, never needs it).
         kwargs: more arguments of ``factory``.
 
     Returns:
         The dataset object.
 
     Raises:
-        BundleInputError: naming the folder, what was expected, where to get the data and the option to set.
+        BundleInputError: naming the folder, what was expected, where to get the data and the option to set (at
+            once, or on first use when ``lazy``).
     """
-    try:
-        return factory(dataset_dir, **kwargs)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        what = "folder" if option == "--dataset_dir" else "file"
-        sep = "\n" if "\n" in str(e) else " "
-        also = " (or ADAMIX_DATA_DIR to the folder that holds it)" if option == "--dataset_dir" else ""
-        raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>{also}.") from None
+
+    def open_it() -> Any:
+        try:
+            return factory(dataset_dir, **kwargs)
+        except (FileNotFoundError, NotADirectoryError, ValueError) as e:
+            what = "folder" if option == "--dataset_dir" else "file"
+            sep = "\n" if "\n" in str(e) else " "
+            also = " (or ADAMIX_DATA_DIR to the folder that holds it)" if option == "--dataset_dir" else ""
+            raise BundleInputError(f"{e}{sep}Set the {what} with {option} <{what}>{also}.") from None
+
+    if lazy:
+        from adamix_monai.workflows.datastore import DeferredDataset
+
+        return DeferredDataset(open_it, str(dataset_dir))
+    return open_it()
 
 
 def run_name(
@@ -135,6 +148,7 @@ def run_name(
     seed: int,
     data: dict[str, Any] | None = None,
     own_data: dict[str, Any] | None = None,
+    injected: bool | None = None,
 ) -> str:
     """The output folder name of a run, e.g. ``self_training-adamix-10pct-seed1``.
 
@@ -148,10 +162,14 @@ def run_name(
             was injected over the bundle's own (MONAI Label does this on every training request, with the labels
             annotated so far): the name gets the data's digest (``...-seed1-data3f2a9c1e``), so each labeled set
             trains in a folder of its own and the same set resumes in the same folder.
+        injected: whether ``data`` was injected (:func:`~adamix_monai.workflows.datastore.data_injected`), instead
+            of comparing it with ``own_data``.
     """
     fraction = labeled_fraction if isinstance(labeled_fraction, str) else f"{round(float(labeled_fraction) * 100):g}pct"
     name = f"{paradigm}-{mix}-{fraction}-seed{int(seed)}"
-    if data is not None and own_data is not None and _plain(data) != _plain(own_data):
+    if injected is None:
+        injected = data is not None and own_data is not None and _plain(data) != _plain(own_data)
+    if injected and data is not None:
         name += f"-data{_data_identity(data)[:8]}"
     return name
 
@@ -433,7 +451,8 @@ def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: di
     Args:
         output_dir: the run folder.
         settings: JSON-serialisable settings that define the run.
-        data: datalists by role (``train``, ``unlabeled``, ``validation``).
+        data: datalists by role (``train``, ``unlabeled``, ``validation``); their image files are listed in
+            ``<output_dir>/datalists.json``.
 
     Returns:
         True (so it can sit in a config's ``initialize`` list).
@@ -477,9 +496,21 @@ def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: di
     if config is not None:  # the config this run trains with, beside its record (as MONAI's tracking saves it)
         with atomic_open(path.parent / "config.json") as f:
             f.write((json.dumps(config, indent=4, default=str) + "\n").encode())
+    with atomic_open(path.parent / "datalists.json") as f:  # which files each stream read (MONAI Label runs)
+        f.write((json.dumps(_file_lists(data), indent=1) + "\n").encode())
     with atomic_open(path) as f:
         f.write((json.dumps(record, indent=2) + "\n").encode())
     return True
+
+
+def _file_lists(data: dict[str, Any]) -> dict[str, Any]:
+    """``{role: {"count": n, "images": [...]}}``: the image file (or item) of each datalist entry."""
+    out: dict[str, Any] = {}
+    for role in sorted(data):
+        items = list(data[role] or [])
+        images = [str(i.get("image", "")) if isinstance(i, dict) else str(i) for i in items]
+        out[role] = {"count": len(items), "images": images}
+    return out
 
 
 def running_config() -> dict[str, Any] | None:

@@ -140,27 +140,65 @@ def test_bad_datalist_stops_before_any_output(acdc_datalist, tmp_path):
     assert "Traceback" not in proc.stderr and not root.exists()
 
 
-def test_monai_label_style_training_with_nifti_pairs(acdc_datalist, acdc_source, tmp_path):
-    """MONAI Label sets ``train#dataset#data`` and ``validate#dataset#data`` to its datastore's NIfTI pairs and
-    leaves the unlabeled stream to the bundle's own config (``--dataset_dir``). Each labeled set trains in a run
-    folder of its own (named with the data's digest): a later request with more labels is a new run, not a refused
-    rerun, and not a resume of the old data's finished run."""
-    data = json.loads(acdc_datalist.read_text())
+def test_monai_label_style_training_with_nifti_pairs(acdc_source, tmp_path):
+    """MONAI Label sets ``train#dataset#data`` and ``validate#dataset#data`` to its datastore's NIfTI pairs (images in
+    the studies folder, labels in ``labels/final``) and passes nothing else: the unlabeled stream is the datastore's
+    unlabeled studies, and the bundle's own dataset is never needed (``--dataset_dir`` points nowhere). Each labeled
+    set trains in a run folder of its own (named with the data's digest): a later request with more labels is a new
+    run, not a refused rerun, and not a resume of the old data's finished run."""
+    from tests.helpers.acdc_nifti import write_studies
 
-    def train(pairs):
+    studies = tmp_path / "studies"
+    images = write_studies(acdc_source, studies, split="test", cases=5)
+    label = lambda p: str(studies / "labels" / "final" / p.name)  # noqa: E731
+    for image in images[3:]:  # two studies not annotated yet
+        Path(label(image)).unlink()
+    pairs = [{"image": str(p), "label": label(p)} for p in images[:3]]
+
+    def train(train_pairs, val_pairs):
         return bundle_run(
-            "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(acdc_source), "--bundle_root",
-            str(tmp_path), "--train#dataset#data", json.dumps(absolute(acdc_datalist, pairs)),
-            "--validate#dataset#data", json.dumps(absolute(acdc_datalist, data["validation"])), *TINY_2D,
+            "adamix_acdc", ["train.json", "cpu.json"], "--dataset_dir", str(tmp_path / "no_bundle_dataset"),
+            "--bundle_root", str(tmp_path / "bundle"), "--train#dataset#data", json.dumps(train_pairs),
+            "--validate#dataset#data", json.dumps(val_pairs), *TINY_2D,
         )  # fmt: skip
 
-    check(train(data["training"]))
-    assert (tmp_path / "models" / "model.pt").is_file()
-    (first,) = (tmp_path / "runs").glob("self_training-adamix-10pct-seed1-data*")
+    check(train(pairs[:1], pairs[2:]))
+    root = tmp_path / "bundle"
+    assert (root / "models" / "model.pt").is_file()
+    (first,) = (root / "runs").glob("self_training-adamix-10pct-seed1-data*")
     assert "val_mean_dice" in (first / "validation.csv").read_text()
-    check(train(data["training"][:-1]))  # the datastore changed: another run, trained in its own folder
-    runs = sorted((tmp_path / "runs").iterdir())
+    streams = json.loads((first / "datalists.json").read_text())
+    assert streams["train"]["images"] == [pairs[0]["image"]] and streams["validation"]["images"] == [pairs[2]["image"]]
+    # the unlabeled stream: the studies without a label, and the labeled one not yet in the request (images[1])
+    assert streams["unlabeled"]["images"] == [str(images[1]), str(images[3]), str(images[4])]
+    check(train(pairs[:2], pairs[2:]))  # the datastore changed: another run, trained in its own folder
+    runs = sorted((root / "runs").iterdir())
     assert len(runs) == 2 and all((run / "model_final.pt").is_file() for run in runs)
+    (second,) = [r for r in runs if r != first]
+    assert json.loads((second / "datalists.json").read_text())["unlabeled"]["images"] == [str(p) for p in images[3:]]
+
+
+def test_unlabeled_dir_gives_the_unlabeled_stream(acdc_datalist, tmp_path):
+    """``--unlabeled_dir``: the unlabeled stream from a folder of images (its name is data, never an expression); a
+    folder that does not exist stops the run with one line and exit status 2, before anything is written."""
+    import shutil
+
+    data = json.loads(acdc_datalist.read_text())
+    folder = tmp_path / "$__import__('os').system('touch PWNED') if 1 else u"
+    folder.mkdir()
+    for entry in data["unlabeled"]:
+        shutil.copy(acdc_datalist.parent / entry["image"], folder)
+    root = tmp_path / "b"
+    proc = cli("train", "acdc", "--datalist", str(acdc_datalist), "--profile", "cpu", "--bundle_root", str(root),
+               "--unlabeled_dir", str(tmp_path / "missing"), *TINY_2D)  # fmt: skip
+    assert proc.returncode == 2 and "--unlabeled_dir" in proc.stderr and "Traceback" not in proc.stderr
+    assert not root.exists()
+    check(cli("train", "acdc", "--datalist", str(acdc_datalist), "--profile", "cpu", "--bundle_root", str(root),
+              "--unlabeled_dir", str(folder), *TINY_2D))  # fmt: skip
+    (run,) = (root / "runs").iterdir()
+    images = json.loads((run / "datalists.json").read_text())["unlabeled"]["images"]
+    assert images == sorted(str(folder / Path(e["image"]).name) for e in data["unlabeled"])
+    assert not list(REPO_ROOT.glob("PWNED*")) and not list(tmp_path.glob("PWNED*"))
 
 
 def test_png_datalist_with_the_isic_bundle(tmp_path):

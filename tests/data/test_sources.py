@@ -74,11 +74,13 @@ def test_split_names():
 
 
 def test_each_bundle_part_names_only_its_source():
-    """The item ids live once in bundles/common; a bundle's part sets ``datasource`` and nothing of the items."""
+    """The item ids live once in bundles/common (the unlabeled stream from the datastore when the data is injected,
+    adamix_monai.workflows.datastore); a bundle's part sets ``datasource`` and nothing of the items."""
     common = json.loads((REPO / "bundles" / "common" / "train.json").read_text())
     assert [common[k] for k in ITEM_IDS] == [
         "$@datasource.labeled_items()",
-        "$@datasource.unlabeled_items()",
+        "$adamix_monai.workflows.unlabeled_items(@datasource, @train#dataset#data, @validate#dataset#data, "
+        "injected=@data_injected, unlabeled_dir=@unlabeled_dir)",
         "$@datasource.items('val')",
         "$@datasource.items(@eval_split)",
     ]
@@ -86,3 +88,4 @@ def test_each_bundle_part_names_only_its_source():
         config = json.loads(part.read_text())
         assert not set(ITEM_IDS) & set(config), part
         assert config["datasource"].startswith("$adamix_monai.workflows.require_dataset(adamix_monai.data.sources."), part
+        assert config["datasource"].endswith(", lazy=True)"), part  # opened on first use: MONAI Label needs it not
