@@ -415,6 +415,50 @@ class Commands:
         return [str(f) for f in files]
 
     @staticmethod
+    def label_app(folder: str, bundles: str | Sequence[str] = "acdc") -> str:
+        """Write a MONAI Label app folder serving the AdaMix bundles, with active learning by AdaMix confidence.
+
+        Example: ``adamix-monai label_app my_app --bundles acdc,isic``, then ``monailabel start_server --app my_app
+        --studies <images> --conf models adamix_acdc --conf zoo_source local``. ``main.py`` imports
+        :class:`adamix_monai.label_app.app.AdaMixLabelApp` (the ``monaibundle`` app's inference and training, plus the
+        ``adamix_uncertainty`` strategy); ``model/<bundle>`` gets each bundle's ``configs/`` and, when trained, its
+        ``models/model.pt``. Needs ``monailabel`` only to serve (README, MONAI Label).
+
+        Args:
+            folder: the app folder (created; an existing one must be an app this command wrote).
+            bundles: bundles to copy into ``model/`` (comma-separated names or folders; ``""`` for none).
+
+        Returns:
+            The command that starts the server.
+        """
+        import shutil
+
+        from adamix_monai.label_app import MAIN_PY
+        from adamix_monai.utils import atomic_open
+
+        app = Path(str(folder))
+        main = app / "main.py"
+        if main.is_file() and main.read_text() != MAIN_PY:
+            raise BundleInputError(f"adamix-monai label_app: '{main}' is another app's main.py; give a new folder.")
+        names = [b for b in (bundles.split(",") if isinstance(bundles, str) else [str(b) for b in bundles]) if b.strip()]
+        folders = [resolve_bundle(b.strip()) for b in names]
+        (app / "model").mkdir(parents=True, exist_ok=True)
+        for source in folders:
+            dest = app / "model" / source.name
+            shutil.copytree(source / "configs", dest / "configs", dirs_exist_ok=True)
+            for extra in ("LICENSE", "models/model.pt", "models/model.json"):
+                if (source / extra).is_file():
+                    (dest / extra).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source / extra, dest / extra)
+        with atomic_open(main) as f:
+            f.write(MAIN_PY.encode())
+        models = ",".join(s.name for s in folders) or "<bundle>"
+        command = (
+            f"monailabel start_server --app {app} --studies <images> --conf models {models} --conf zoo_source local"
+        )
+        return command
+
+    @staticmethod
     def configs(bundle: str | None = None, check: bool = False) -> list[str]:
         """Compose the bundles' runnable configs from ``bundles/common`` and each bundle's ``parts/``.
 

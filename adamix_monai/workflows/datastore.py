@@ -10,8 +10,9 @@ bundles' ``unlabeled_items`` therefore come from :func:`unlabeled_items`:
 * ``--unlabeled_dir <folder>``: the images of that folder (not recursive), less the labeled ones;
 * data injected over the bundle's own (MONAI Label): the *datastore's other images*, i.e. the image files in the
   folders that hold the injected training images (MONAI Label's studies folder; its labels live in
-  ``labels/final/``, a sub-folder, so they are not listed), less every labeled training and validation image and
-  label file; when every study is labeled, the labeled images themselves (the paper's protocol also feeds the
+  ``labels/final/``, a sub-folder, so they are not listed) of the labeled images' file type (a datastore serving
+  several bundles may hold other modalities), less every labeled training and validation image and label file;
+  when every study is labeled, the labeled images themselves (the paper's protocol also feeds the
   labeled images to the unlabeled stream);
 * otherwise the bundle's dataset (``datasource.unlabeled_items()``).
 
@@ -83,6 +84,11 @@ def _images(items: Sequence[Any] | None, keys: Sequence[str] = ("image",)) -> li
         values = [item.get(k) for k in keys] if isinstance(item, dict) else [item]
         out += [str(v) for v in values if isinstance(v, (str, os.PathLike))]
     return out
+
+
+def _suffix(path: str | os.PathLike) -> str:
+    name = str(path).lower()
+    return next((s for s in STUDY_SUFFIXES if name.endswith(s)), Path(name).suffix)
 
 
 def _key(path: str | os.PathLike) -> str:
@@ -179,7 +185,8 @@ def unlabeled_items(
     if not injected:
         return datasource.unlabeled_items()
     folders = list(dict.fromkeys(str(Path(p).parent) for p in labeled_images))
-    images = datastore_images(folders, exclude=taken)
+    kinds = {_suffix(p) for p in labeled_images}  # a datastore may hold other modalities: the labeled images' type
+    images = [p for p in datastore_images(folders, exclude=taken) if _suffix(p) in kinds]
     if images:
         logger.info(
             "unlabeled stream: %d unlabeled studies of the datastore (%s), beside %d labeled",

@@ -108,3 +108,10 @@ def test_run_name_with_injected_data_names_the_data():
     assert name.startswith("self_training-adamix-10pct-seed1-data") and len(name) == len("self_training-adamix-10pct-seed1-data") + 8
     more = dict(data, unlabeled=[{"image": "u"}, {"image": "w"}])  # a new unlabeled study: a run of its own
     assert run_name("self_training", "adamix", 0.1, 1, data=more, injected=True) != name
+
+
+def test_a_datastore_with_other_modalities_gives_the_labeled_images_file_type(tmp_path):
+    pairs = datastore(tmp_path)
+    (tmp_path / "photo.png").write_bytes(b"x")  # an ISIC study of the same datastore
+    items = unlabeled_items(Source(), pairs, [], injected=True)
+    assert [i["image"] for i in items] == [str(tmp_path / "s3.nii.gz"), str(tmp_path / "s4.nii.gz")]
