@@ -415,6 +415,56 @@ class Commands:
         return [str(f) for f in files]
 
     @staticmethod
+    def prepare(
+        dataset: str,
+        download: str,
+        output: str | None = None,
+        format: str = "ssl4mis",  # noqa: A002 - the option's name
+        seed: int = 0,
+        in_place: bool = False,
+        allow_missing: bool = False,
+    ) -> str:
+        """Turn an official download into the layout a bundle reads (adamix_monai.data.recipes).
+
+        Examples::
+
+            adamix-monai prepare acdc ~/Downloads/ACDC data/ACDC              # SSL4MIS layout, for --dataset_dir
+            adamix-monai prepare acdc ~/Downloads/ACDC my_acdc --format datalist   # datalist.json, for --datalist
+            adamix-monai prepare la "~/Downloads/Training Set" data/LA
+            adamix-monai prepare isic ~/Downloads/ISIC2018 --in_place       # adds the reference split lists
+
+        Args:
+            dataset: ``acdc``, ``la`` or ``isic``.
+            download: the official download's folder.
+            output: the folder to write (must not exist; ISIC: or ``--in_place``).
+            format: ACDC only: ``ssl4mis`` or ``datalist``.
+            seed: LA only: seeds the crop margins.
+            in_place: ISIC only: write the split lists into the download.
+            allow_missing: prepare a partial download (the split lists keep what is there).
+
+        Returns:
+            The folder to give the bundle.
+        """
+        from adamix_monai.data import recipes
+
+        name = str(dataset).lower()
+        download = str(download)  # fire reads a folder named 2018 as a number
+        output = None if output is None or isinstance(output, bool) else str(output)
+        if name == "acdc":
+            if output is None:
+                raise BundleInputError("adamix-monai prepare acdc: give the output folder.")
+            done = recipes.prepare_acdc(download, output, fmt=format, allow_missing=allow_missing)
+        elif name == "la":
+            if output is None:
+                raise BundleInputError("adamix-monai prepare la: give the output folder.")
+            done = recipes.prepare_la(download, output, seed=seed, allow_missing=allow_missing)
+        elif name == "isic":
+            done = recipes.prepare_isic(download, output, in_place=in_place, allow_missing=allow_missing)
+        else:
+            raise BundleInputError(f"adamix-monai prepare: unknown dataset '{dataset}' (acdc, la or isic).")
+        return str(done)
+
+    @staticmethod
     def label_app(folder: str, bundles: str | Sequence[str] = "acdc") -> str:
         """Write a MONAI Label app folder serving the AdaMix bundles, with active learning by AdaMix confidence.
 

@@ -46,7 +46,9 @@ def test_a_wheel_installed_outside_the_checkout_carries_and_finds_the_bundles(tm
     env.pop("ADAMIX_BUNDLES_DIR", None)
     probe = subprocess.run(
         [str(python), "-c", "import adamix_monai, adamix_monai.paths as p; print(adamix_monai.__file__); "
-         "print(p.bundle_dir('adamix_acdc'))"], capture_output=True, text=True, cwd=outside, env=env, timeout=120,
+         "print(p.bundle_dir('adamix_acdc')); from adamix_monai.data.recipes import split_list; "
+         "assert len(split_list('isic2018', 'train')) == 1815"], capture_output=True, text=True, cwd=outside, env=env,
+        timeout=120,
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr[-3000:]
     module, bundle = probe.stdout.split()

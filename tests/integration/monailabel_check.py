@@ -24,6 +24,8 @@ Sub-commands::
                    [--min-dice X] [--summary F]
     compare-2d     --image I --served F --ours D --gt G [--min-agree 0.99] [--summary F]
     train          --url U --model M --params JSON --timeout S --log F
+    active-learning --url U --bundle B --studies S [--strategy adamix_uncertainty]
+    check-streams  --bundle B --studies S
     check-label    --image I --label L [--classes 4]
 """
 
@@ -488,6 +490,59 @@ def train(url: str, model: str, params: dict, timeout: float, log: Path) -> None
     print(f"training DONE in {time.monotonic() - start:.0f} s" + (f"; {metrics[-1]}" if metrics else ""))
 
 
+def _unlabeled_studies(studies: Path, labels_dir: str = "labels/final", suffix: str | None = None) -> list[Path]:
+    """The datastore's studies without a final label (optionally only those ending with ``suffix``)."""
+    out = []
+    for path in sorted(studies.iterdir()):
+        if path.is_file() and path.name.lower().endswith((".nii.gz", ".nii", ".png", ".jpg", ".jpeg")):
+            if not (studies / labels_dir / path.name).is_file() and (suffix is None or path.name.endswith(suffix)):
+                out.append(path)
+    return out
+
+
+def active_learning(url: str, strategy: str, bundle: Path, studies: Path) -> None:
+    """``POST /activelearning/<strategy>`` returns an unlabeled study, the one our own ranking
+    (:class:`adamix_monai.active_learning.BundleUncertainty` on the served bundle) puts first."""
+    from adamix_monai.active_learning import BundleUncertainty
+
+    status, _, body = _request(f"{url}/activelearning/{strategy}", "POST", b"{}", {"Content-Type": "application/json"})
+    if status != 200:
+        fail(f"POST /activelearning/{strategy} returned HTTP {status}: {body[:500]!r}")
+    answer = json.loads(body)
+    unlabeled = _unlabeled_studies(studies)
+    ids = {p.name.split(".")[0]: p for p in unlabeled}
+    if answer.get("id") not in ids:
+        fail(f"/activelearning/{strategy} returned {answer!r}, not one of the unlabeled studies {sorted(ids)}")
+    ranked = BundleUncertainty(bundle, device="cpu").rank(unlabeled)
+    top = Path(ranked[0][0]).name.split(".")[0] if ranked else None
+    listing = ", ".join(f"{Path(p).name.split('.')[0]} {s:.4f}" for p, s in ranked)
+    if answer["id"] != top:
+        fail(f"/activelearning/{strategy} returned {answer['id']}, our own ranking puts {top} first ({listing})")
+    print(f"/activelearning/{strategy} -> {answer['id']} (uncertainty ranking of {len(ranked)} unlabeled: {listing})")
+
+
+def check_streams(bundle: Path, studies: Path, suffix: str = ".nii.gz") -> None:
+    """The newest training of the served bundle read the datastore's unlabeled studies (of the labeled images' file
+    type) as its unlabeled stream, and only labeled studies as its labeled and validation streams
+    (``runs/<run>/datalists.json``)."""
+    lists = sorted((bundle / "runs").glob("*/datalists.json"), key=lambda p: p.stat().st_mtime)
+    if not lists:
+        fail(f"no runs/*/datalists.json in {bundle}: the training wrote no record of its streams")
+    streams = json.loads(lists[-1].read_text())
+    expected = sorted(str(p.resolve()) for p in _unlabeled_studies(studies, suffix=suffix))
+    read = sorted(str(Path(p).resolve()) for p in streams["unlabeled"]["images"])
+    if read != expected:
+        fail(f"the unlabeled stream read {read}, the datastore's unlabeled studies are {expected} ({lists[-1]})")
+    labeled = {str(p.resolve()) for p in studies.glob("*") if (studies / "labels" / "final" / p.name).is_file()}
+    for role in ("train", "validation"):
+        wrong = [p for p in streams[role]["images"] if str(Path(p).resolve()) not in labeled]
+        if wrong or not streams[role]["images"]:
+            fail(f"the {role} stream read {streams[role]['images']}, expected labeled studies only ({lists[-1]})")
+    names = lambda key: ", ".join(Path(p).name for p in streams[key]["images"])  # noqa: E731
+    print(f"streams of {lists[-1].parent.name}: unlabeled {names('unlabeled')}; train {names('train')}; "
+          f"validation {names('validation')}")  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------------------------
 # checks on label maps
 # --------------------------------------------------------------------------------------------------------------
@@ -792,6 +847,14 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--params", default="{}")
     s.add_argument("--timeout", type=float, default=900)
     s.add_argument("--log", type=Path, required=True)
+    s = sub.add_parser("active-learning")
+    s.add_argument("--url", required=True)
+    s.add_argument("--strategy", default="adamix_uncertainty")
+    s.add_argument("--bundle", type=Path, required=True)
+    s.add_argument("--studies", type=Path, required=True)
+    s = sub.add_parser("check-streams")
+    s.add_argument("--bundle", type=Path, required=True)
+    s.add_argument("--studies", type=Path, required=True)
     s = sub.add_parser("check-label")
     s.add_argument("--image", type=Path, required=True)
     s.add_argument("--label", type=Path, required=True)
@@ -828,6 +891,10 @@ def main(argv: list[str] | None = None) -> int:
             compare_2d(a.image, a.served, a.ours, a.gt, a.min_agree, a.summary)
         elif a.cmd == "train":
             train(a.url.rstrip("/"), a.model, json.loads(a.params), a.timeout, a.log)
+        elif a.cmd == "active-learning":
+            active_learning(a.url.rstrip("/"), a.strategy, a.bundle, a.studies)
+        elif a.cmd == "check-streams":
+            check_streams(a.bundle, a.studies)
         elif a.cmd == "check-label":
             check_label(a.image, a.label, a.classes)
     except CheckError as e:

@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Real MONAI Label smoke test of the ACDC bundle (nothing mocked): serve a copy of bundles/adamix_acdc through
-# MONAI Label's `monaibundle` sample app, segment real ACDC test volumes over REST, and check the answers against
+# our MONAI Label app (`adamix-monai label_app`: the `monaibundle` sample app's tasks plus active learning by AdaMix
+# confidence), segment real ACDC test volumes over REST, and check the answers against
 # our own `monai.bundle run` inference and the ground truth. Opt-in: also the LA (3D NIfTI) and ISIC (2D RGB PNG)
 # bundles, all served by one server. See tests/integration/README.md.
 #
@@ -22,7 +23,9 @@
 #                     weights' run, else the bundle's 256,256)
 #   MIN_DICE          bound on the ACDC mean Dice vs ground truth (default 0.15; not checked with untrained weights)
 #   MIN_AGREE         bound on the per-class Dice between MONAI Label and monai.bundle run (default 0.99)
-#   SMOKE_CASES       number of ACDC test volumes (default 2)
+#   SMOKE_CASES       number of labeled ACDC test volumes (default 2)
+#   SMOKE_UNLABELED   number of ACDC test volumes written without a label: the datastore's unlabeled studies, the
+#                     unlabeled stream of SMOKE_TRAIN and the candidates of /activelearning/adamix_uncertainty (default 2)
 #   LA_DIR            LA in UA-MT layout (default $ADAMIX_DATA_DIR/LA, else <repo>/../shared/data/LA)
 #   ISIC_DIR          ISIC 2018 or PH2, plain or official layout (default $ADAMIX_DATA_DIR/ISIC2018 or .../PH2, else
 #                     <repo>/../shared/data/ISIC2018 or .../PH2)
@@ -53,6 +56,7 @@ fi
 MIN_DICE="${MIN_DICE:-0.15}"
 MIN_AGREE="${MIN_AGREE:-0.99}"
 CASES="${SMOKE_CASES:-2}"
+UNLABELED="${SMOKE_UNLABELED:-2}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 export PYTHONUNBUFFERED=1
 
@@ -173,21 +177,23 @@ trap 'exit 130' INT TERM
 
 STUDIES="$WORK/studies"
 APP="$WORK/app"
-SRC_APP="$(find "$V" -path '*sample-apps/monaibundle/main.py' -print -quit 2>/dev/null || true)"
-[[ -n "$SRC_APP" ]] || die "the monaibundle sample app is not in $V (expected .../sample-apps/monaibundle/main.py)"
-cp -r "$(dirname "$SRC_APP")" "$APP"
-rm -rf "$APP/__pycache__"
+# our app (adamix_monai.label_app): the monaibundle app's inference and training + the adamix_uncertainty strategy
+(cd "$REPO" && "$PY" -c 'import sys; from adamix_monai.cli import Commands; Commands.label_app(sys.argv[1], "")' \
+    "$APP") >/dev/null || die "could not write the MONAI Label app (adamix-monai label_app)"
 mkdir -p "$STUDIES"
 
 # ================================================================ ACDC: studies, served bundle copy, reference
 IDS=()
 if wants adamix_acdc; then
     # ---------------------------------------------------------------- studies
-    (cd "$REPO" && "$PY" -m tests.helpers.acdc_nifti "$DATA" "$STUDIES" --split test --cases "$CASES" \
-        --labels-dir labels/final) >/dev/null || die "could not write ACDC test volumes as NIfTI (tests/helpers/acdc_nifti.py)"
-    mapfile -t IDS < <(cd "$STUDIES" && ls -1 ./*.nii.gz | sed -e 's|^\./||' -e 's|\.nii\.gz$||')
-    [[ ${#IDS[@]} -ge 1 ]] || die "no studies written to $STUDIES"
-    say "studies: ${IDS[*]} (NIfTI (H, W, D), labels in labels/final)"
+    # CASES labeled studies, then UNLABELED more without a label (the datastore's unlabeled studies)
+    mapfile -t WRITTEN < <(cd "$REPO" && "$PY" -m tests.helpers.acdc_nifti "$DATA" "$STUDIES" --split test \
+        --cases "$((CASES + UNLABELED))" --labels-dir labels/final | xargs -n 1 basename | sed 's|\.nii\.gz$||')
+    [[ ${#WRITTEN[@]} -ge 1 ]] || die "could not write ACDC test volumes as NIfTI (tests/helpers/acdc_nifti.py)"
+    IDS=("${WRITTEN[@]:0:$CASES}")
+    UNLABELED_IDS=("${WRITTEN[@]:$CASES}")
+    for id in "${UNLABELED_IDS[@]}"; do rm -f "$STUDIES/labels/final/$id.nii.gz"; done
+    say "studies: ${IDS[*]} labeled, ${UNLABELED_IDS[*]:-none} unlabeled (NIfTI (H, W, D), labels in labels/final)"
 
     # ---------------------------------------------------------------- served bundle copy
     SERVED="$APP/model/$MODEL"
@@ -295,6 +301,10 @@ if wants adamix_acdc; then
     "$PY" "$HELPER" compare --studies "$STUDIES" --labels "$STUDIES/labels/final" --served "$WORK/served" \
         --ours "$WORK/ours" --cases "${IDS[*]}" --min-agree "$MIN_AGREE" ${MIN_DICE:+--min-dice "$MIN_DICE"} \
         --summary "$WORK/summary.json" || die "label checks"
+
+    # 5. active learning by AdaMix confidence: an unlabeled study, the one our own ranking puts first
+    "$PY" "$HELPER" active-learning --url "$URL" --strategy adamix_uncertainty --bundle "$SERVED" \
+        --studies "$STUDIES" || die "POST /activelearning/adamix_uncertainty"
 fi
 
 # ================================================================ LA and ISIC checks (failures are collected)
@@ -364,12 +374,15 @@ if [[ "${SMOKE_TRAIN:-0}" == 1 ]]; then
         || die "training through MONAI Label"
     [[ "$(sha256sum "$SERVED/models/model.pt")" != "$BEFORE" ]] \
         || die "training finished but did not publish a new models/model.pt in the served bundle"
+    # semi-supervised on the datastore: the unlabeled stream was the studies without a label
+    "$PY" "$HELPER" check-streams --bundle "$SERVED" --studies "$STUDIES" \
+        || die "the training's streams (runs/<run>/datalists.json)"
     # the server reloads a changed model.pt: infer once more with the freshly trained weights
     "$PY" "$HELPER" infer --url "$URL" --model "$MODEL" --image "${IDS[0]}" --out "$WORK/after_train/${IDS[0]}.nii.gz" \
         || die "POST /infer/$MODEL after training"
     "$PY" "$HELPER" check-label --image "$STUDIES/${IDS[0]}.nii.gz" --label "$WORK/after_train/${IDS[0]}.nii.gz" \
         || die "label map after training"
-    TRAIN_RESULT="DONE (new models/model.pt published and served)"
+    TRAIN_RESULT="DONE (unlabeled stream: the datastore's unlabeled studies; new models/model.pt published and served)"
 fi
 
 # ================================================================ result
