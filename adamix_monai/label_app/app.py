@@ -37,8 +37,10 @@ class AdaMixUncertainty(Strategy):
         super().__init__("AdaMix uncertainty: the study the model is least sure of (its least confident patches)")
         self.scorer = BundleUncertainty(bundle_root, device=device)
 
-    def __call__(self, request: dict[str, Any], datastore: Datastore) -> str | None:
-        images = list(datastore.get_unlabeled_images())
+    def __call__(self, request: dict[str, Any], datastore: Datastore) -> dict[str, Any] | None:
+        """``{"id": <study>, "weight": <its uncertainty>}`` (MONAI Label 0.8.5's answer), or None when every study is
+        labeled."""
+        images = list(datastore.get_unlabeled_images(request.get("label_tag"), request.get("labels")))
         if not images:
             return None
         paths = {image: datastore.get_image_uri(image) for image in images}
@@ -52,7 +54,7 @@ class AdaMixUncertainty(Strategy):
             len(images),
             ", ".join(f"{by_path[p]} {s:.4f}" for p, s in ranked[1:4]) or "none",
         )
-        return by_path[best]
+        return {"id": by_path[best], "weight": score}
 
 
 class AdaMixLabelApp(MONAILabelApp):

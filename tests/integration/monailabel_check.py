@@ -518,6 +518,8 @@ def active_learning(url: str, strategy: str, bundle: Path, studies: Path) -> Non
     listing = ", ".join(f"{Path(p).name.split('.')[0]} {s:.4f}" for p, s in ranked)
     if answer["id"] != top:
         fail(f"/activelearning/{strategy} returned {answer['id']}, our own ranking puts {top} first ({listing})")
+    if abs(float(answer.get("weight", -1)) - ranked[0][1]) > 1e-6:
+        fail(f"/activelearning/{strategy} weighted {answer['id']} {answer.get('weight')}, our ranking {ranked[0][1]:.6f}")
     print(f"/activelearning/{strategy} -> {answer['id']} (uncertainty ranking of {len(ranked)} unlabeled: {listing})")
 
 
