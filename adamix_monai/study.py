@@ -13,6 +13,7 @@ Wilcoxon signed-rank test. Used by ``bundles/adamix_acdc/docs/study_cpu.sh``::
 
     python -m adamix_monai.study export <run_dir> <record_dir> --command "..." --seconds 1234
     python -m adamix_monai.study table <records folder>
+    python -m adamix_monai.study figure1 <records folder> --output fig1.png   # the paper's Fig. 1 (f-g)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 from adamix_monai.reporting import read_case_rows
 from adamix_monai.utils import atomic_open
 
-__all__ = ["case_dice", "export_run", "paired_comparison", "study_table"]
+__all__ = ["case_dice", "export_run", "figure1", "paired_comparison", "study_table"]
 
 CHECKPOINTS = ("final", "best")
 _METRICS = ("dice", "jaccard", "hd95", "asd")
@@ -228,8 +229,36 @@ def study_table(folder: str | os.PathLike, compare: Sequence[str] = ("AdaMix-ST"
     return out
 
 
+#: The paper's Fig. 1 (f-g): self-training with each mix, legend name -> record method.
+FIGURE1_METHODS = {"CutMix (FixMatch)": "FixMatch", "UMix": "UMix-ST", "I-UMix": "I-UMix-ST", "AdaMix": "AdaMix-ST"}
+
+
+def figure1(folder: str | os.PathLike, output: str | os.PathLike, seed: int = 1, smooth: int = 25) -> list[str]:
+    """The paper's Fig. 1 (f-g) from a folder of records: the unlabeled loss and the validation Dice over iterations
+    of self-training with CutMix, UMix, I-UMix and AdaMix, one seed.
+
+    Args:
+        folder: the records folder.
+        output: the PNG to write.
+        seed: the seed whose runs are drawn.
+        smooth: moving-average window of the unlabeled loss, in rows of ``history.csv``.
+
+    Returns:
+        The legend names drawn (methods without a record of that seed are left out).
+    """
+    from adamix_monai.visualize.plots import plot_method_comparison
+
+    records = _records(Path(folder))
+    runs = {name: records[m][seed] for name, m in FIGURE1_METHODS.items() if seed in records.get(m, {})}
+    missing = [name for name in FIGURE1_METHODS if name not in runs]
+    title = f"Self-training on ACDC 10%, seed {seed}" + (f" (no record yet: {', '.join(missing)})" if missing else "")
+    plot_method_comparison(runs, output, title=title, smooth=smooth)
+    return list(runs)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``export RUN RECORD [--command C] [--seconds S] [--commit H]`` or ``table RECORDS``.
+    """``export RUN RECORD [--command C] [--seconds S] [--commit H]``, ``table RECORDS`` or ``figure1 RECORDS --output
+    PNG [--seed N]``.
 
     Plain argparse, so that no value (a commit hash made of digits, a command) is reinterpreted.
     """
@@ -245,9 +274,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     export.add_argument("--commit", default=None)
     table = sub.add_parser("table", help="mean ± std over seeds and the paired comparison of a records folder")
     table.add_argument("folder")
+    fig = sub.add_parser("figure1", help="the paper's Fig. 1 (f-g): L_u and validation Dice of the four mixes")
+    fig.add_argument("folder")
+    fig.add_argument("--output", required=True)
+    fig.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     if args.action == "export":
         print(export_run(args.run_dir, args.record_dir, args.command, args.seconds, args.commit))
+    elif args.action == "figure1":
+        print(f"{args.output}: {', '.join(figure1(args.folder, args.output, args.seed))}")
     else:
         print(study_table(args.folder))
 

@@ -101,3 +101,19 @@ def test_study_script_trains_evaluates_and_records_a_run(tmp_path):
     assert str(tmp_path) not in "".join(p.read_text() for p in record.iterdir())  # no machine paths
     again = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "recorded, skipped" in again.stdout
+
+
+def test_figure1_draws_the_mixes_that_have_a_record(tmp_path, capsys):
+    for name, method in (("cm", "FixMatch"), ("ada", "AdaMix-ST"), ("um", "UMix-ST")):
+        run = fake_run(tmp_path, name, method, 1, {"p1": 0.5})
+        (run / "history.csv").write_text("iteration,epoch,loss,loss_u\n8,1,0.5,0.4\n16,2,0.4,0.3\n")
+        export_run(run, tmp_path / "records" / name)
+    out = tmp_path / "fig1.png"
+    main(["figure1", str(tmp_path / "records"), "--output", str(out)])
+    assert capsys.readouterr().out.strip() == f"{out}: CutMix (FixMatch), UMix, AdaMix"
+    from PIL import Image
+
+    assert out.is_file() and Image.open(out).size[0] > 500
+    from adamix_monai.study import figure1
+
+    assert figure1(tmp_path / "records", tmp_path / "none.png", seed=2) == []  # no record of seed 2: an empty frame
