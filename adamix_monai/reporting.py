@@ -69,10 +69,15 @@ def method_name(paradigm: str, mix: str) -> str:
     return f"{_PERTURBATION.get(mix, mix)}-{suffix}"
 
 
-def describe_run(paradigm: str, mix: str) -> dict[str, str]:
-    """The summary columns of a run, as the paper's tables: ``method``, ``perturbation`` and ``framework``."""
+def describe_run(paradigm: str, mix: str, fuse_forwards: bool = False, skip_unused_passes: bool = False) -> dict[str, str]:
+    """The summary columns of a run, as the paper's tables: ``method``, ``perturbation`` and ``framework``.
+
+    The trainer's speed options, which change the step from the reference's, are named in the method
+    (``AdaMix-ST (fused, skip)``), so that tables never pool their runs with the reference step's.
+    """
+    options = [name for name, on in (("fused", fuse_forwards), ("skip", skip_unused_passes)) if on]
     return {
-        "method": method_name(paradigm, mix),
+        "method": method_name(paradigm, mix) + (f" ({', '.join(options)})" if options else ""),
         "perturbation": _PERTURBATION.get(mix, mix),
         "framework": _FRAMEWORK.get(paradigm, paradigm),
     }

@@ -89,3 +89,11 @@ def test_collect_table_averages_runs_of_one_method(tmp_path):
         files[-1].write_text(json.dumps(info))
     table = collect_table(files, title="T")
     assert "| AdaMix-ST | 10% | 2 | 82.00 ± 2.83 | 70.00 ± 0.00 |" in table
+
+
+def test_speed_options_are_named_in_the_method():
+    from adamix_monai.reporting import describe_run
+
+    assert describe_run("self_training", "adamix")["method"] == "AdaMix-ST"
+    assert describe_run("self_training", "adamix", fuse_forwards=True)["method"] == "AdaMix-ST (fused)"
+    assert describe_run("mean_teacher", "cutmix", True, True)["method"] == "MT (fused, skip)"

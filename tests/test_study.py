@@ -117,3 +117,28 @@ def test_figure1_draws_the_mixes_that_have_a_record(tmp_path, capsys):
     from adamix_monai.study import figure1
 
     assert figure1(tmp_path / "records", tmp_path / "none.png", seed=2) == []  # no record of seed 2: an empty frame
+
+
+def test_study_script_records_a_speed_option_run_under_its_own_name(tmp_path):
+    """RUN_TAG + ``--fuse_forwards True --skip_unused_passes True``: its own run folder, record and method name, so
+    the table never pools it with the reference step's runs; the trainer got the options."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.helpers.acdc_fixtures import make_mini_acdc
+    from tests.conftest import REPO_ROOT
+
+    data = make_mini_acdc(tmp_path / "acdc")
+    env = dict(os.environ, PYTHON=sys.executable, SEEDS="1", METHODS="self_training:adamix", OMP_NUM_THREADS="1",
+               STUDY_RUNS=str(tmp_path / "runs"), STUDY_OUT=str(tmp_path / "records"), RUN_TAG="-fused")
+    cmd = ["bash", "bundles/adamix_acdc/docs/study_cpu.sh", str(data), "--image_size", "[32,32]", "--epochs", "1",
+           "--epoch_samples", "4", "--batch_size", "2", "--fuse_forwards", "True", "--skip_unused_passes", "True"]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = tmp_path / "records" / "study-self_training-adamix-10pct-seed1-fused"
+    assert json.loads((record / "test-final-summary.json").read_text())["method"] == "AdaMix-ST (fused, skip)"
+    assert "RUN_TAG=-fused SEEDS=1" in json.loads((record / "provenance.json").read_text())["command"]
+    run = json.loads((tmp_path / "runs" / "study-self_training-adamix-10pct-seed1-fused" / "run.json").read_text())
+    assert run["settings"]["fuse_forwards"] is True and run["settings"]["skip_unused_passes"] is True
+    assert "| AdaMix-ST (fused, skip) | last | 1 |" in proc.stdout

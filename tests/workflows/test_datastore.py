@@ -115,3 +115,17 @@ def test_a_datastore_with_other_modalities_gives_the_labeled_images_file_type(tm
     (tmp_path / "photo.png").write_bytes(b"x")  # an ISIC study of the same datastore
     items = unlabeled_items(Source(), pairs, [], injected=True)
     assert [i["image"] for i in items] == [str(tmp_path / "s3.nii.gz"), str(tmp_path / "s4.nii.gz")]
+
+
+def test_a_run_recorded_before_the_speed_options_resumes_with_them_off(tmp_path):
+    import json
+
+    from adamix_monai.workflows import record_run
+
+    record_run(tmp_path, {"seed": 1}, {"train": []})
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["settings"] == {"seed": 1}
+    assert record_run(tmp_path, {"seed": 1, "fuse_forwards": False, "skip_unused_passes": False}, {"train": []})
+    assert json.loads((tmp_path / "run.json").read_text())["settings"]["fuse_forwards"] is False  # recorded now
+    with pytest.raises(BundleInputError, match="fuse_forwards False there, True here"):
+        record_run(tmp_path, {"seed": 1, "fuse_forwards": True, "skip_unused_passes": False}, {"train": []})

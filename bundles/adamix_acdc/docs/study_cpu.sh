@@ -8,7 +8,8 @@
 # Without DATASET_DIR the data is $ADAMIX_DATA_DIR/ACDC (on this project's machines ADAMIX_DATA_DIR=../shared/data).
 # Environment: SEEDS (default "1 2 3"), METHODS (default "supervised:none self_training:cutmix
 # self_training:adamix"), PYTHON (default .venv/bin/python), STUDY_RUNS (run folders, default
-# bundles/adamix_acdc/runs), STUDY_OUT (records, default bundles/adamix_acdc/docs/results/study).
+# bundles/adamix_acdc/runs), STUDY_OUT (records, default bundles/adamix_acdc/docs/results/study), RUN_TAG (a suffix of
+# the run names, for runs with extra overrides, e.g. RUN_TAG=-fused with --fuse_forwards True).
 # Recorded runs are skipped, unfinished ones resume.
 # Two shells with different SEEDS or METHODS run side by side, one thread each.
 set -euo pipefail
@@ -24,7 +25,7 @@ for seed in ${SEEDS:-1 2 3}; do
   for method in ${METHODS:-supervised:none self_training:cutmix self_training:adamix}; do
     paradigm=${method%%:*}
     mix=${method##*:}
-    run=study-$paradigm-$mix-10pct-seed$seed
+    run=study-$paradigm-$mix-10pct-seed$seed${RUN_TAG:-}
     if [[ -f $OUT/$run/provenance.json ]]; then echo "$run: recorded, skipped"; continue; fi
     common=("${DATA[@]}" --paradigm "$paradigm" --mix "$mix" --labeled_fraction 0.1 --seed "$seed" --publish False
             --output_dir "$RUNS/$run" "$@")
@@ -38,7 +39,7 @@ for seed in ${SEEDS:-1 2 3}; do
         "${common[@]}" --eval_checkpoint "$ckpt"
     done
     "$PY" -m adamix_monai.study export "$RUNS/$run" "$OUT/$run" \
-      --command "SEEDS=$seed METHODS=$method bash bundles/adamix_acdc/docs/study_cpu.sh $*" --seconds $(( $(date +%s) - start )) --commit "$commit"
+      --command "${RUN_TAG:+RUN_TAG=$RUN_TAG }SEEDS=$seed METHODS=$method bash bundles/adamix_acdc/docs/study_cpu.sh $*" --seconds $(( $(date +%s) - start )) --commit "$commit"
   done
 done
 "$PY" -m adamix_monai.study table "$OUT"
