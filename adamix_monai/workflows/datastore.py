@@ -95,8 +95,36 @@ def _key(path: str | os.PathLike) -> str:
     return os.path.normcase(os.path.realpath(path))
 
 
+#: The bundles' own values of the two datalists MONAI Label replaces.
+OWN_DATALISTS = {"train#dataset#data": "@train_items", "validate#dataset#data": "@val_items"}
+
+
+def _raw_config_values(ids: Sequence[str]) -> list[Any] | None:
+    """The values of ``ids`` as written in the running bundle config (overrides applied, nothing evaluated), from
+    the ``ConfigParser`` evaluating the caller; None outside a bundle run."""
+    import inspect
+
+    from monai.bundle import ConfigParser
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, ConfigParser):
+            try:
+                return [owner.get(i) for i in ids]
+            except (KeyError, IndexError, TypeError):
+                return None
+        frame = frame.f_back
+    return None
+
+
 def data_injected(data: dict[str, Any], datasource: Any) -> bool:
     """Whether a run's datalists were injected over the bundle's own (MONAI Label's ``train#dataset#data``).
+
+    In a bundle run the config says it: ``train#dataset#data`` or ``validate#dataset#data`` replaced (MONAI Label
+    puts its datastore's lists there) rather than the bundle's ``@train_items``/``@val_items`` (which a user may
+    still override, e.g. ``--val_items``: that is the bundle's own data). Outside a bundle run the lists are compared
+    with the dataset's own.
 
     Args:
         data: ``{"train": train#dataset#data, "validation": validate#dataset#data}`` as resolved.
@@ -104,11 +132,14 @@ def data_injected(data: dict[str, Any], datasource: Any) -> bool:
             ``items('val')``).
 
     Returns:
-        True when they differ from the dataset's own lists, or when the bundle's dataset does not open (then the
-        lists, which did resolve, came from elsewhere).
+        True when injected; also when the bundle's dataset does not open (the lists, which did resolve, came from
+        elsewhere).
     """
     import json
 
+    raw = _raw_config_values(list(OWN_DATALISTS))
+    if raw is not None:
+        return any(value != own for value, own in zip(raw, OWN_DATALISTS.values()))
     try:
         own = {"train": datasource.labeled_items(), "validation": datasource.items("val")}
     except BundleInputError:

@@ -129,3 +129,26 @@ def test_a_run_recorded_before_the_speed_options_resumes_with_them_off(tmp_path)
     assert json.loads((tmp_path / "run.json").read_text())["settings"]["fuse_forwards"] is False  # recorded now
     with pytest.raises(BundleInputError, match="fuse_forwards False there, True here"):
         record_run(tmp_path, {"seed": 1, "fuse_forwards": True, "skip_unused_passes": False}, {"train": []})
+
+
+def test_in_a_bundle_run_injection_is_what_the_config_says():
+    """``--val_items`` (the bundle's own data, narrowed) is not injected; a list in ``train#dataset#data`` is."""
+    import adamix_monai.workflows
+    from monai.bundle import ConfigParser
+
+    for overrides, expected in (
+        ({}, False),
+        ({"val_items": "$@datasource.items('val')[:1]"}, False),
+        ({"train#dataset#data": [{"image": "/studies/a.nii.gz", "label": "/studies/labels/final/a.nii.gz"}]}, True),
+    ):
+        parser = ConfigParser({
+            "datasource": "$Source()",
+            "train_items": "$@datasource.labeled_items()",
+            "val_items": "$@datasource.items('val')",
+            "train": {"dataset": {"data": "@train_items"}},
+            "validate": {"dataset": {"data": "@val_items"}},
+            "injected": "$adamix_monai.workflows.data_injected(dict(train=@train#dataset#data, "
+                        "validation=@validate#dataset#data), @datasource)",
+        }, globals={"adamix_monai": adamix_monai, "Source": Source})  # fmt: skip
+        parser.update(overrides)
+        assert parser.get_parsed_content("injected") is expected, overrides
