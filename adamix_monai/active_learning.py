@@ -139,16 +139,24 @@ class BundleUncertainty:
 
     def score(self, image: str | os.PathLike) -> float:
         """The uncertainty of one study (cached until the study or the model changes)."""
-        network, preprocessing, inferer, spatial_dims, slice_axis = self._load()
+        self._load()  # a new model.pt clears the cache first
         stat = os.stat(image)
         key = (os.path.realpath(image), stat.st_mtime_ns, stat.st_size)
         if key not in self._scores:
-            data = preprocessing({"image": str(image)})
-            x = torch.as_tensor(data["image"])[None].to(self.device)
-            with torch.no_grad():
-                probabilities = to_probabilities(inferer(x, network))
-            self._scores[key] = study_uncertainty(probabilities, self.grid, self.topk, spatial_dims, slice_axis)
+            self._scores[key] = self.uncertainty_of(self.probabilities(image))
         return self._scores[key]
+
+    def probabilities(self, image: str | os.PathLike) -> torch.Tensor:
+        """The model's ``(1, C, *spatial)`` class probabilities for one study (no cache)."""
+        network, preprocessing, inferer, _, _ = self._load()
+        x = torch.as_tensor(preprocessing({"image": str(image)})["image"])[None].to(self.device)
+        with torch.no_grad():
+            return to_probabilities(inferer(x, network))
+
+    def uncertainty_of(self, probabilities: torch.Tensor) -> float:
+        """:func:`study_uncertainty` with this bundle's grid, topk and slice layout."""
+        _, _, _, spatial_dims, slice_axis = self._load()
+        return study_uncertainty(probabilities, self.grid, self.topk, spatial_dims, slice_axis)
 
     def rank(self, images: Iterable[str | os.PathLike]) -> list[tuple[str, float]]:
         """``(image, uncertainty)`` pairs, the most uncertain first (ties by name).
@@ -184,17 +192,16 @@ def uncertainty_and_dice(
     import numpy as np
     from monai.transforms import LoadImage
 
-    network, preprocessing, inferer, _, _ = scorer._load()
     load = LoadImage(image_only=True)
     rows = []
     for image, label in pairs:
-        x = torch.as_tensor(preprocessing({"image": str(image)})["image"])[None].to(scorer.device)
-        with torch.no_grad():
-            prediction = inferer(x, network).argmax(1)[0].cpu().numpy()
+        probabilities = scorer.probabilities(image)  # one inference gives both the prediction and the score
+        prediction = probabilities.argmax(1)[0].cpu().numpy()
         truth = np.asarray(load(str(label)))
         dice = []
         for c in range(1, num_classes):
             total = (prediction == c).sum() + (truth == c).sum()
             dice.append(2.0 * ((prediction == c) & (truth == c)).sum() / total if total else 1.0)
-        rows.append({"image": str(image), "uncertainty": scorer.score(image), "dice": float(np.mean(dice))})
+        uncertainty = scorer.uncertainty_of(probabilities)
+        rows.append({"image": str(image), "uncertainty": uncertainty, "dice": float(np.mean(dice))})
     return rows

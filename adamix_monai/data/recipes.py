@@ -32,7 +32,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -308,10 +308,9 @@ def prepare_isic(
         raise BundleInputError("give --output <folder> (a copy with the lists) or --in_place.")
     output = Path(output)
     partial = _fresh(output)
-    copy: Callable[[Path, Path], None] = shutil.copy2
     try:
         for folder in (inputs, truths):
-            shutil.copytree(folder, partial / folder.name, copy_function=copy)
+            shutil.copytree(folder, partial / folder.name)
         for split, ids in splits.items():
             _write_lines(partial / f"{split}.list", ids)
     except BaseException:

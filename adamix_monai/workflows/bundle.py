@@ -517,12 +517,9 @@ def _file_lists(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def running_config() -> dict[str, Any] | None:
-    """The config of the running ``monai.bundle`` workflow, as MONAI's experiment tracking saves it ("the executed
-    config"): the config files merged and the command-line overrides applied, expressions as written.
-
-    It is the parser that evaluates the expression calling this, found on the call stack; None outside a bundle run.
-    """
+def running_parser() -> Any:
+    """The ``ConfigParser`` of the running ``monai.bundle`` workflow: the one evaluating the expression that calls
+    this, found on the call stack; None outside a bundle run."""
     import inspect
 
     from monai.bundle import ConfigParser
@@ -531,9 +528,17 @@ def running_config() -> dict[str, Any] | None:
     while frame is not None:
         owner = frame.f_locals.get("self")
         if isinstance(owner, ConfigParser):
-            return copy.deepcopy(owner.get())
+            return owner
         frame = frame.f_back
     return None
+
+
+def running_config() -> dict[str, Any] | None:
+    """The config of the running ``monai.bundle`` workflow, as MONAI's experiment tracking saves it ("the executed
+    config"): the config files merged and the command-line overrides applied, expressions as written; None outside
+    a bundle run."""
+    parser = running_parser()
+    return None if parser is None else copy.deepcopy(parser.get())
 
 
 def _grows(before: Any, now: Any) -> bool:

@@ -33,8 +33,8 @@ __all__ = ["DeferredDataset", "data_injected", "datastore_images", "unlabeled_it
 
 logger = logging.getLogger(__name__)
 
-#: File name endings that count as images in a studies folder (MONAI Label's datastore extensions).
-STUDY_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".mha", ".mhd", ".png", ".jpg", ".jpeg")
+#: File name endings that count as images in a studies folder (those ``infer`` reads).
+from adamix_monai.workflows.bundle import IMAGE_SUFFIXES as STUDY_SUFFIXES  # noqa: E402
 
 
 class DeferredDataset:
@@ -100,22 +100,17 @@ OWN_DATALISTS = {"train#dataset#data": "@train_items", "validate#dataset#data": 
 
 
 def _raw_config_values(ids: Sequence[str]) -> list[Any] | None:
-    """The values of ``ids`` as written in the running bundle config (overrides applied, nothing evaluated), from
-    the ``ConfigParser`` evaluating the caller; None outside a bundle run."""
-    import inspect
+    """The values of ``ids`` as written in the running bundle config (overrides applied, nothing evaluated); None
+    outside a bundle run."""
+    from adamix_monai.workflows.bundle import running_parser
 
-    from monai.bundle import ConfigParser
-
-    frame = inspect.currentframe()
-    while frame is not None:
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, ConfigParser):
-            try:
-                return [owner.get(i) for i in ids]
-            except (KeyError, IndexError, TypeError):
-                return None
-        frame = frame.f_back
-    return None
+    parser = running_parser()
+    if parser is None:
+        return None
+    try:
+        return [parser.get(i) for i in ids]
+    except (KeyError, IndexError, TypeError):
+        return None
 
 
 def data_injected(data: dict[str, Any], datasource: Any) -> bool:
