@@ -156,29 +156,50 @@ class PatchPlan:
             ``(destination_rows, source_rows)`` long tensors, or None when nothing is replaced.
         """
         key = (int(channels), tuple(int(v) for v in spatial))
-        if key in self._rows:
-            return self._rows[key]
-        selected = self.selected
-        batch_idx = torch.arange(self.dst.shape[0], device=self.dst.device).unsqueeze(1).expand_as(self.dst)[selected]
-        if batch_idx.numel() == 0:
-            self._rows[key] = None
-            return None
+        if key not in self._rows:
+            selected = self.selected
+            batch_idx = torch.arange(self.dst.shape[0], device=self.dst.device).unsqueeze(1).expand_as(self.dst)
+            batch_idx = batch_idx[selected]
+            pairs = (self.dst[selected], self.src[selected])
+            self._rows[key] = None if batch_idx.numel() == 0 else self._pair_rows(key, batch_idx, *pairs)
+        return self._rows[key]
+
+    def static_row_indices(self, channels: int, spatial: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rows of every one of the ``B x K`` pairs, used or not, and whether each row's pair is used.
+
+        The shapes depend only on ``(B, K)``: no boolean indexing, so nothing waits for the device (the path
+        :func:`apply_patch_plan` takes on accelerators). Cached per ``(channels, spatial)``.
+
+        Returns:
+            ``(destination_rows, source_rows, used)``: long, long and bool tensors of equal length.
+        """
+        key = ("static", int(channels), tuple(int(v) for v in spatial))
+        if key not in self._rows:
+            b, k = self.dst.shape
+            batch_idx = torch.arange(b, device=self.dst.device).unsqueeze(1).expand(b, k).reshape(-1)
+            dst, src = self._pair_rows(key[1:], batch_idx, self.dst.reshape(-1), self.src.reshape(-1))
+            used = self.selected.reshape(-1, 1).expand(-1, dst.numel() // max(b * k, 1)).reshape(-1)
+            self._rows[key] = (dst, src, used)
+        return self._rows[key]
+
+    def _pair_rows(
+        self, key: tuple, batch_idx: torch.Tensor, dst: torch.Tensor, src: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row indices of the destination and source patches of the pairs ``(batch_idx, dst, src)``."""
         patch = [s // g for s, g in zip(key[1], self.grid)]
         # row space: (B, C, S_1, ..., S_{n-1}, g_n); strides of its axes
         row_shape = [key[0], *key[1][:-1], self.grid[-1]]
         strides = [math.prod(row_shape[i + 1 :]) for i in range(len(row_shape))]
         offsets = _row_offsets(key[0], tuple(patch[:-1]), tuple(strides), self.dst.device)
         # patch origins of destination and source at once: (2, M)
-        flat = torch.stack((self.dst[selected], self.src[selected]))
+        flat = torch.stack((dst, src))
         start = batch_idx * (key[0] * strides[0])
         for axis in range(len(self.grid) - 1, -1, -1):
             cell = flat % self.grid[axis]
             flat = flat // self.grid[axis]
             start = start + (cell if axis == len(self.grid) - 1 else cell * (patch[axis] * strides[axis + 1]))
         both = (start.unsqueeze(-1) + offsets).reshape(2, -1)
-        rows = (both[0], both[1])
-        self._rows[key] = rows
-        return rows
+        return both[0], both[1]
 
 
 @functools.lru_cache(maxsize=32)
@@ -191,7 +212,12 @@ def _row_offsets(channels: int, patch: tuple[int, ...], strides: tuple[int, ...]
 
 
 def plan_patch_mix(
-    scores: torch.Tensor, aux_scores: torch.Tensor, n: torch.Tensor, hard: torch.Tensor, grid: tuple[int, ...]
+    scores: torch.Tensor,
+    aux_scores: torch.Tensor,
+    n: torch.Tensor,
+    hard: torch.Tensor,
+    grid: tuple[int, ...],
+    max_n: int | None = None,
 ) -> PatchPlan:
     """Pair patches by confidence rank, per image.
 
@@ -205,13 +231,18 @@ def plan_patch_mix(
         n: ``(B,)`` integer number of patches to replace per image, ``0 <= n_i <= L``.
         hard: ``(B,)`` boolean direction per image.
         grid: patches per spatial axis (``prod(grid) == L``).
+        max_n: an upper bound of ``n`` (AdaMix's ``topk``): the plan then keeps ``K = max_n`` ranks, a shape known
+            without reading ``n`` back from the device; None keeps ``K = max(n)`` (one host read).
 
     Returns:
-        The :class:`PatchPlan`; it stores only the ``K = max(n)`` leading ranks.
+        The :class:`PatchPlan`; it stores only the ``K`` leading ranks.
     """
     n = n.to(device=scores.device, dtype=torch.long)
     hard = hard.to(device=scores.device, dtype=torch.bool)
-    k = int(n.max().item()) if n.numel() else 0
+    if max_n is not None:  # a static K: no host read of n
+        k = int(max_n)
+    else:
+        k = int(n.max().item()) if n.numel() else 0
     # sort ascending on +-score: -score for the side that must be ranked most confident first
     sign = torch.where(hard, -1.0, 1.0).unsqueeze(1).to(scores.dtype)
     dst = torch.sort(scores * sign, dim=1, stable=True).indices[:, :k]
@@ -219,7 +250,7 @@ def plan_patch_mix(
     return PatchPlan(grid=tuple(grid), dst=dst, src=src, n=n, hard=hard)
 
 
-def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan) -> torch.Tensor:
+def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan, static: bool | None = None) -> torch.Tensor:
     """Apply a :class:`PatchPlan`: a copy of ``x`` whose planned patches come from ``aux``.
 
     The work is one clone of ``x`` plus a row-wise gather of the selected auxiliary patches and a row-wise
@@ -229,6 +260,9 @@ def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan) -> tor
         x: ``(B, C, *spatial)`` or ``(B, *spatial)`` originals.
         aux: auxiliary tensor of the same shape.
         plan: the plan, computed for this batch and spatial grid.
+        static: copy all ``B x K`` pairs, the unused ones onto themselves (:meth:`PatchPlan.static_row_indices`:
+            shapes known in advance, no host synchronisation); None: on accelerators only. Both give the same
+            tensor, bit for bit.
 
     Returns:
         The mixed tensor, same shape, dtype and device as ``x`` (a plain, contiguous tensor).
@@ -236,10 +270,19 @@ def apply_patch_plan(x: torch.Tensor, aux: torch.Tensor, plan: PatchPlan) -> tor
     nd = len(plan.grid)
     out = x.clone(memory_format=torch.contiguous_format)
     channels = math.prod(x.shape[1:-nd]) if x.ndim > nd + 1 else 1
+    width = x.shape[-1] // plan.grid[-1]
+    if static is None:
+        static = x.device.type != "cpu"
+    if static and plan.dst.shape[1]:
+        dst, src, used = plan.static_row_indices(channels, x.shape[-nd:])
+        rows_out = _rows_view(out, width)
+        taken = _rows_view(aux.contiguous(), width).index_select(0, src)
+        kept = rows_out.index_select(0, dst)
+        rows_out.index_copy_(0, dst, torch.where(used.unsqueeze(1), taken, kept))
+        return out
     rows = plan.row_indices(channels, x.shape[-nd:]) if plan.dst.shape[1] else None
     if rows is None:
         return out
-    width = x.shape[-1] // plan.grid[-1]
     source = _rows_view(aux.contiguous(), width).index_select(0, rows[1])
     _rows_view(out, width).index_copy_(0, rows[0], source)
     return out

@@ -61,7 +61,7 @@ def self_paced_age(iteration: float, total_iterations: int, ramp_fraction: float
     return float(math.exp(-5.0 * phase * phase))
 
 
-def proxy_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def proxy_dice_loss(logits: torch.Tensor, target: torch.Tensor, check: bool = True) -> torch.Tensor:
     """Per-image proxy loss: ``1 - mean_c dice_c`` of the softmax against the target, background included.
 
     ``dice_c = 2 sum(p_c y_c) / (sum(p_c + y_c) + 1e-5)`` with sums over the spatial axes of one image, as in
@@ -71,6 +71,8 @@ def proxy_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits: ``(B, C, *spatial)`` network output before softmax.
         target: the target as an index map ``(B, 1, *spatial)`` or ``(B, *spatial)`` with values in
             ``[0, C)``, or as a one-hot / soft map ``(B, C, *spatial)``.
+        check: check the index map's values (reads them back from the device: a trainer checks its first
+            step only).
 
     Returns:
         ``(B,)`` float tensor of proxy losses in ``[0, 1]``.
@@ -94,7 +96,7 @@ def proxy_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                 f"{(b, *spatial)}, or a one-hot float map {tuple(logits.shape)} matching the logits."
             )
         index = index.long()
-        if index.numel() and (int(index.min()) < 0 or int(index.max()) >= c):
+        if check and index.numel() and (int(index.min()) < 0 or int(index.max()) >= c):
             raise ValueError(
                 f"proxy target holds labels in [{int(index.min())}, {int(index.max())}] but the logits have {c} "
                 f"classes; expected labels in [0, {c})."
@@ -115,6 +117,7 @@ def self_paced_plan(
     use_mask: bool = True,
     use_weight: bool = True,
     fixed_hard: bool = False,
+    check: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Direction and number of patches per image.
 
@@ -127,6 +130,7 @@ def self_paced_plan(
         use_weight: the self-paced weight decides the count (``n = min(K, |trunc(K v)|)``, ``v = 1 - loss /
             (age + 1e-5)``); otherwise ``n = K``.
         fixed_hard: the direction when ``use_mask`` is off.
+        check: check that the losses are finite (reads them back from the device).
 
     Returns:
         ``(n, hard)``: ``(B,)`` long and ``(B,)`` bool tensors on the device of ``loss``.
@@ -136,7 +140,7 @@ def self_paced_plan(
     """
     if loss.ndim != 1:
         raise ValueError(f"the proxy loss must be one value per image, shape (B,), got {tuple(loss.shape)}.")
-    if (use_mask or use_weight) and not bool(torch.isfinite(loss).all()):
+    if check and (use_mask or use_weight) and not bool(torch.isfinite(loss).all()):
         raise ValueError("the proxy loss holds NaN or infinite values; AdaMix cannot rank such images.")
     loss64 = loss.detach().double()
     if use_mask:

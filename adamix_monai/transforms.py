@@ -200,6 +200,9 @@ class AdaMix(RandomizableTransform):
         self.n_boxes = int(n_boxes)
         self.box_area = (float(box_area[0]), float(box_area[1]))
         self.last_stats: MixStats | None = None
+        #: check the values of confidences and proxy losses (NaN, infinity) when planning; each check waits for
+        #: the device, so :class:`~adamix_monai.engines.SemiSupervisedTrainer` checks its first step only
+        self.check_values = True
         self._plan: Any = None
         self._planned = False
         self._shape: tuple[int, tuple[int, ...]] = (0, ())
@@ -436,7 +439,7 @@ class AdaMix(RandomizableTransform):
                 )
             self._check_shape(name, c, batch, spatial)
             s = patch_scores(c, grid)
-            if not bool(torch.isfinite(s).all()):
+            if self.check_values and not bool(torch.isfinite(s).all()):
                 raise ValueError(f"AdaMix: confidence '{name}' holds NaN or infinite values.")
             scores.append(s)
         loss = None
@@ -449,13 +452,14 @@ class AdaMix(RandomizableTransform):
                 raise ValueError(
                     f"AdaMix: proxy loss '{key}' has {loss.shape[0]} values; expected one per image, shape ({batch},)."
                 )
-            if not bool(torch.isfinite(loss).all()):
+            if self.check_values and not bool(torch.isfinite(loss).all()):
                 raise ValueError(f"AdaMix: proxy loss '{key}' holds NaN or infinite values.")
-            n, hard = self_paced_plan(loss, self.age, self.topk, use_mask, use_weight, fixed_hard)
+            n, hard = self_paced_plan(loss, self.age, self.topk, use_mask, use_weight, fixed_hard, check=False)
         else:
             n = torch.full((batch,), self.topk, dtype=torch.long)
             hard = torch.full((batch,), fixed_hard, dtype=torch.bool)
-        plan = plan_patch_mix(scores[0], scores[1], n, hard, grid)
+        static = scores[0].device.type != "cpu"  # on accelerators: K = topk, known without reading n back
+        plan = plan_patch_mix(scores[0], scores[1], n, hard, grid, max_n=self.topk if static else None)
         self.last_stats = MixStats(
             mode=self.mode.value,
             applied=True,

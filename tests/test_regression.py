@@ -5,8 +5,12 @@
 a redesign.
 
 The expected values are in ``tests/golden/regression.json``, recorded on the machine and commit it names. Weights
-are compared bit for bit (SHA-256 of every tensor) on a CPU of the recorded capability (``AVX512``, ``AVX2``, ...),
-and by per-tensor sums and norms (relative 1e-4) on another one, whose kernels may round differently. After a
+are compared bit for bit (SHA-256 of every tensor) on a CPU whose model and capability (``AVX512``, ``AVX2``, ...)
+have pins of their own (``sha256_by_machine``); elsewhere the weight pins skip, saying so. Kernels round differently
+from one CPU to another and a few training steps amplify it past any useful tolerance (an AMD EPYC and an Intel
+Xeon, both AVX2, give per-tensor sums that differ by 1-12% after the same run), so only same-machine pins catch a
+subtle change. ``ADAMIX_UPDATE_GOLDEN=machine`` adds this machine's bit pins without changing anything else; run it
+on a commit whose behaviour is known to be the pinned one. After a
 change that is MEANT to change behaviour, record them again and say why in the commit:
 ``ADAMIX_UPDATE_GOLDEN=1 python -m pytest tests/test_regression.py``.
 """
@@ -28,6 +32,7 @@ from tests.helpers.la_fixtures import make_mini_la
 
 GOLDEN = Path(__file__).parent / "golden" / "regression.json"
 UPDATE = os.environ.get("ADAMIX_UPDATE_GOLDEN") == "1"
+UPDATE_MACHINE = os.environ.get("ADAMIX_UPDATE_GOLDEN") == "machine"
 
 TINY_2D = [
     "--image_size", "[32,32]", "--batch_size", "2", "--epochs", "1", "--epoch_samples", "6", "--cache_rate", "0",
@@ -61,12 +66,36 @@ def _golden() -> dict:
     return json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}
 
 
+def _machine() -> dict:
+    """The CPU that a pin's bits depend on: torch's kernel capability and the processor's model name."""
+    model = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        line = next((x for x in cpuinfo.read_text().splitlines() if x.startswith("model name")), "")
+        model = line.partition(":")[2].strip() or model
+    return {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "cpu_model": model, "torch": torch.__version__}
+
+
+def _machine_key() -> str:
+    here = _machine()
+    return f"{here['cpu_model']} / {here['cpu_capability']} / torch {here['torch']}"
+
+
+def _write(golden: dict) -> None:
+    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+    GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+
+
 def _record(section: str, key: str, value) -> None:
     golden = _golden()
     golden.setdefault(section, {})[key] = value
-    golden["recorded_on"] = {"cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__}
-    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-    GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+    if section == "weights":  # the configs' settings do not depend on the machine
+        golden["recorded_on"] = _machine()
+        by_machine = golden.setdefault("sha256_by_machine", {})
+        for pins in by_machine.values():  # a behaviour change makes every other machine's pin of this run stale
+            pins.pop(key, None)
+        by_machine.setdefault(_machine_key(), {})[key] = value["sha256"]
+    _write(golden)
 
 
 def _fingerprint(state: dict[str, torch.Tensor]) -> dict:
@@ -99,13 +128,18 @@ def test_fixed_seed_training_gives_the_pinned_weights(datasets, tmp_path, bundle
         _record("weights", key, got)
         return
     golden = _golden()
+    if UPDATE_MACHINE:
+        golden.setdefault("sha256_by_machine", {}).setdefault(_machine_key(), {})[key] = got["sha256"]
+        _write(golden)
+        return
     assert key in golden.get("weights", {}), f"no pinned weights for {key}; record them (module docstring)"
-    want = golden["weights"][key]
-    if torch.backends.cpu.get_cpu_capability() == golden["recorded_on"]["cpu_capability"]:
-        assert got["sha256"] == want["sha256"], f"{key}: the weights changed"
-    else:
-        for name, (total, norm) in want["stats"].items():
-            assert got["stats"][name] == pytest.approx([total, norm], rel=1e-4, abs=1e-6), f"{key}: {name} changed"
+    pins = golden.get("sha256_by_machine", {}).get(_machine_key(), {})
+    if key not in pins:
+        pytest.skip(
+            f"no bit pins of {key} for this CPU ({_machine_key()}); on a commit known to behave as pinned, record "
+            "them with ADAMIX_UPDATE_GOLDEN=machine (a run's weights differ from one CPU model to another)"
+        )
+    assert got["sha256"] == pins[key], f"{key}: the weights changed (bit pins of this machine)"
 
 
 def _settings(bundle: str, overlays: list[str]) -> dict:

@@ -304,6 +304,7 @@ def weak_strong_views_2d(
     blur_prob: float = 0.5,
     normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     pil_resize: bool = False,
+    views: str = "workers",
 ) -> Compose:
     """The AdaMix 2D views (ACDC, ISIC) of a channel-first image in ``[0, 1]``.
 
@@ -337,13 +338,27 @@ def weak_strong_views_2d(
             keeps ``[0, 1]``.
         pil_resize: resize as PIL (:class:`PILLikeResized`: anti-aliased bilinear image, centre-sampled nearest
             label) instead of MONAI's ``Resized`` (bilinear / nearest, no anti-aliasing).
+        views: ``"workers"`` (this per-sample pipeline) or ``"device"``: only the resize, with the native spatial
+            shape kept under ``"source_shape"``; the trainer then makes both views of each batch on its device
+            with :class:`~adamix_monai.data.device_views.BatchViews2d` (same parameters, same distributions), and
+            the loader's pipeline is deterministic (``CacheDataset`` caches it whole).
 
     Returns:
         A MONAI ``Compose`` over dictionaries (seed it, or use :class:`~adamix_monai.data.SeededDataset`).
+
+    Raises:
+        ValueError: on another ``views``.
     """
     keys = [image_key] + ([label_key] if label_key else [])
     modes = ["bilinear"] + (["nearest"] if label_key else [])
     resize = PILLikeResized if pil_resize else Resized
+    if views == "device":
+        from adamix_monai.data.device_views import RecordSpatialShaped
+
+        shape = RecordSpatialShaped(keys=image_key)
+        return Compose([shape, resize(keys=keys, spatial_size=tuple(spatial_size), mode=modes)])
+    if views != "workers":
+        raise ValueError(f"weak_strong_views_2d: views must be 'workers' or 'device', got {views!r}.")
     geometry: list[Any] = [
         RandFlipd(keys=keys, prob=0.5, spatial_axis=0),
         RandFlipd(keys=keys, prob=0.5, spatial_axis=1),
@@ -379,6 +394,7 @@ def isic_views(
     image_key: str = "image",
     strong_key: str = "image_strong",
     strong: bool = True,
+    views: str = "workers",
 ) -> Compose:
     """The ISIC training preprocessing: :func:`isic_loading` then the paper's weak and strong views.
 
@@ -394,6 +410,8 @@ def isic_views(
         image_key: the image key.
         strong_key: where the strong view goes.
         strong: also make the strong view.
+        views: ``"workers"`` or ``"device"`` (loading and resize only; the views are made per batch by
+            :func:`~adamix_monai.data.device_views.isic_batch_views`), as :func:`weak_strong_views_2d`.
 
     Returns:
         One flat MONAI ``Compose`` (loading first, so ``CacheDataset`` caches the loaded native-size arrays).
@@ -411,6 +429,7 @@ def isic_views(
         blur_prob=1.0,
         normalize=IMAGENET_MEAN_STD,
         pil_resize=True,
+        views=views,
     )
     return Compose(list(isic_loading(image_key, label_key).transforms) + list(views.transforms))
 

@@ -46,6 +46,8 @@ PARADIGMS = ("supervised", "self_training", "mean_teacher", "co_training")
 #: so BatchNorm (in train mode) normalises each group with its own batch statistics.
 NO_GRAD_GROUPS: tuple[tuple[str, ...], ...] = (("labeled_aux", "unlabeled_aux"), ("labeled", "unlabeled"), ("strong",))
 _GROUP_OF = {view: (g, i) for g, group in enumerate(NO_GRAD_GROUPS) for i, view in enumerate(group)}
+#: The streams' ids, as the bundles give them to ``make_loader`` (and as ``device_views`` seeds them).
+_STREAM_IDS = {"labeled": 0, "labeled_aux": 1, "unlabeled": 2, "unlabeled_aux": 3}
 
 
 def _plain(x: Any) -> torch.Tensor:
@@ -167,6 +169,11 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             statistics that validation uses, so skipping changes the run (not only its speed).
         channels_last: run networks and inputs in the channels-last memory format (faster convolutions with
             oneDNN on CPUs and with tensor cores under AMP; numerically equivalent up to float rounding).
+        device_views: make the weak and strong views of each batch on the training device (``views="device"``):
+            a callable ``(batch, stream=, position=) -> batch`` such as
+            :class:`~adamix_monai.data.device_views.BatchViews2d`, given the loader's resized images (and labels)
+            on the device; the loaders then only load and resize. None (default): the loaders' batches already
+            hold both views (``views="workers"``).
         image_key, strong_key, label_key: batch keys.
         kwargs: further ``SupervisedTrainer`` arguments (``epoch_length``, ``train_handlers``, ``amp``, ...).
 
@@ -199,6 +206,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         fuse_forwards: bool = False,
         skip_unused_passes: bool = False,
         channels_last: bool = False,
+        device_views: Callable[..., Mapping[str, Any]] | None = None,
         image_key: str = "image",
         strong_key: str = "image_strong",
         label_key: str = "label",
@@ -236,6 +244,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.fuse_forwards = bool(fuse_forwards)
         self.skip_unused_passes = bool(skip_unused_passes)
         self.channels_last = bool(channels_last)
+        self.device_views = device_views
         self.ema_decay_max, self.ema_buffers = float(ema_decay), ema_buffers
 
         self.students: list[nn.Module] = [plain]
@@ -339,6 +348,8 @@ class SemiSupervisedTrainer(SupervisedTrainer):
     def _on_started(self, engine: Any) -> None:
         if self.state.iteration == 0:
             self._check_inputs()
+        for mixer in self.mixers.values():  # the value checks of the mixes run until each mix has run once
+            mixer.check_values = True
 
     def _on_epoch_started(self, engine: Any) -> None:
         resume_epoch(self.data_loader, self.state.epoch, self.state.iteration, self.state.epoch_length)
@@ -391,14 +402,39 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
         return torch.channels_last_3d if convs and isinstance(convs[0], nn.Conv3d) else torch.channels_last
 
-    def _views(self, batch: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _views(self, batch: Mapping[str, Any], stream: str, position: int) -> _Views:
+        """One loader batch on the device as weak view, strong view and label (labeled streams).
+
+        With ``device_views`` the loader's batch holds resized images only, and both views are made here, on the
+        device, seeded by the stream and the batch's position in the run. Label values are checked on the
+        loader's (host) tensor, so the check never waits for the device.
+        """
+        label = batch.get(self.label_key) if stream.startswith("labeled") else None
+        if label is not None:
+            self._check_labels(_plain(label))
+        if self.device_views is not None:
+            batch = self._device_views(batch, label, stream, position)
         weak = _plain(batch[self.image_key]).to(self.state.device, non_blocking=self.non_blocking)
         strong = batch.get(self.strong_key)
         strong = weak if strong is None else _plain(strong).to(self.state.device, non_blocking=self.non_blocking)
         if self.channels_last:
             fmt = torch.channels_last if weak.ndim == 4 else torch.channels_last_3d
             weak, strong = weak.contiguous(memory_format=fmt), strong.contiguous(memory_format=fmt)
-        return weak, strong
+        if label is None:
+            return _Views(weak, strong)
+        label = _plain(batch[self.label_key]).to(self.state.device, non_blocking=self.non_blocking).long()
+        return _Views(weak, strong, label.unsqueeze(1) if label.ndim == weak.ndim - 1 else label)
+
+    def _device_views(self, batch: Mapping[str, Any], label: Any, stream: str, position: int) -> Mapping[str, Any]:
+        """Both views of a loader batch of resized images, made on the device by ``device_views``."""
+        to_device = {"non_blocking": self.non_blocking}
+        moved = {self.image_key: _plain(batch[self.image_key]).to(self.state.device, **to_device)}
+        if label is not None:
+            moved[self.label_key] = _plain(label).to(self.state.device, **to_device)
+        shape_key = getattr(self.device_views, "shape_key", None)
+        if shape_key is not None and shape_key in batch:
+            moved[shape_key] = _plain(batch[shape_key])
+        return self.device_views(moved, stream=_STREAM_IDS[stream], position=position)  # type: ignore[misc]
 
     def _models(self) -> list[nn.Module]:
         """Every model of the run: the students, then the teacher."""
@@ -500,6 +536,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         loss, loss_s, loss_u = self._update(engine, mixed)
         self._after_update(engine)
         output.update(self._step_log(engine, loss, loss_s, loss_u, mixed))
+        for mixer in self.mixers.values():  # each checked its values once; later checks would wait for the device
+            if mixer.last_stats is not None and mixer.last_stats.applied:
+                mixer.check_values = False
         engine.fire_event(IterationEvents.MODEL_COMPLETED)
         return [output]
 
@@ -508,20 +547,15 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         """The labeled batch, and the auxiliary and unlabeled batches the paradigm and mix use (batch ``position``
         of each stream, so a resumed run draws what it would have drawn)."""
         mixing, semi = self.mix_mode != MixMode.NONE, self.paradigm != "supervised"
-        labeled = self._labeled_views(batchdata)
-        self._check_labels(labeled.label)
-        labeled_aux = self._labeled_views(self.streams["labeled_aux"].draw(position)) if mixing else None
-        unlabeled = unlabeled_aux = None
-        if semi:
-            unlabeled = _Views(*self._views(self.streams["unlabeled"].draw(position)))
-            if mixing:
-                unlabeled_aux = _Views(*self._views(self.streams["unlabeled_aux"].draw(position)))
-        return _StepBatches(labeled, labeled_aux, unlabeled, unlabeled_aux)
 
-    def _labeled_views(self, batch: Mapping[str, Any]) -> _Views:
-        weak, strong = self._views(batch)
-        label = _plain(batch[self.label_key]).to(self.state.device).long()
-        return _Views(weak, strong, label.unsqueeze(1) if label.ndim == weak.ndim - 1 else label)
+        def views(stream: str) -> _Views:
+            return self._views(self.streams[stream].draw(position), stream, position)
+
+        labeled = self._views(batchdata, "labeled", position)
+        labeled_aux = views("labeled_aux") if mixing else None
+        unlabeled = views("unlabeled") if semi else None
+        unlabeled_aux = views("unlabeled_aux") if semi and mixing else None
+        return _StepBatches(labeled, labeled_aux, unlabeled, unlabeled_aux)
 
     # ---- phase 2: each mixer's decision --------------------------------------------------------------------------
     def _draw_mix_decisions(self) -> dict[str, bool]:
@@ -552,7 +586,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 source = self._labeled_source(k)
                 weak, weak_aux = logits.of(source, "labeled"), logits.of(source, "labeled_aux")
                 conf, conf_a = self._confidence(weak)[0], self._confidence(weak_aux)[0]
-                loss = proxy_dice_loss(weak, lab.label) if mixer.needs_proxy_loss else None
+                loss = proxy_dice_loss(weak, lab.label, check=mixer.check_values) if mixer.needs_proxy_loss else None
             mixer.plan(lab.strong, conf, conf_a, loss)
             x_l, y_l = mixer(lab.strong, lab_aux.strong, randomize=False), mixer(lab.label, lab_aux.label, randomize=False)
         else:
@@ -568,7 +602,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             conf_ua, pseudo_ua = self._confidence(logits.of(source, "unlabeled_aux"))
             loss_u = None
             if mixer_u.needs_proxy_loss:  # the student's strong view, before mixing
-                loss_u = proxy_dice_loss(logits.of(self.students[k], "strong"), pseudo_u)
+                loss_u = proxy_dice_loss(logits.of(self.students[k], "strong"), pseudo_u, check=mixer_u.check_values)
             mixer_u.plan(unl.strong, conf_u, conf_ua, loss_u)
             x_u, y_u, c_u = (mixer_u(x, aux, randomize=False) for x, aux in
                              ((unl.strong, unl_aux.strong), (pseudo_u, pseudo_ua), (conf_u, conf_ua)))  # fmt: skip
@@ -626,16 +660,25 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         loss_s: torch.Tensor,
         loss_u: torch.Tensor | None,
         mixed: Sequence[_Mixed],
-    ) -> dict[str, float]:
-        """The scalars of ``engine.state.output`` (logged by the stats handlers)."""
+    ) -> dict[str, Any]:
+        """The scalars of ``engine.state.output`` (logged by the stats handlers).
+
+        The losses, the mask ratio and the AdaMix statistics are detached 0-d tensors on the training device:
+        converting them here would wait for the device at every step. The loggers convert them at their interval
+        (:func:`~adamix_monai.handlers.logs.step_scalars`); ``lr`` and ``adamix_lambda`` are host floats.
+        """
         masks = [m.mask for m in mixed if m.mask is not None]
         return {
             "adamix_lambda": float(engine.state.adamix_lambda),
-            "adamix_mean_n": float(engine.state.adamix_mean_n),
-            "adamix_hard_fraction": float(engine.state.adamix_hard_fraction),
-            "loss": float(loss.detach()),
-            "loss_s": float(loss_s.detach()),
-            "loss_u": float(loss_u.detach()) if loss_u is not None else 0.0,
-            "mask_ratio": float(torch.stack([m.mean() for m in masks]).mean()) if masks else 0.0,
+            "adamix_mean_n": _detached(engine.state.adamix_mean_n),
+            "adamix_hard_fraction": _detached(engine.state.adamix_hard_fraction),
+            "loss": loss.detach(),
+            "loss_s": loss_s.detach(),
+            "loss_u": loss_u.detach() if loss_u is not None else torch.zeros((), device=loss.device),
+            "mask_ratio": torch.stack([m.mean() for m in masks]).mean() if masks else torch.zeros((), device=loss.device),
             "lr": float(self.optimizers[0].param_groups[0]["lr"]),
         }
+
+
+def _detached(value: Any) -> Any:
+    return value.detach() if isinstance(value, torch.Tensor) else float(value)

@@ -151,22 +151,21 @@ class AdaMixHandler:
         setattr(engine.state, f"{self.state_prefix}_lambda", self.age)
 
     def collect(self, engine: Engine) -> None:
-        """Gather the statistics of the transforms that ran in this iteration into ``engine.state``."""
+        """Gather the statistics of the transforms that ran in this iteration into ``engine.state``.
+
+        Mean n, the hard fraction and the mixed fraction stay 0-d tensors on the transforms' device (no host
+        synchronisation in the step); ``float()`` them where they are logged.
+        """
         stats = [s for s in (getattr(t, "last_stats", None) for t in self.transforms) if s is not None]
         if not stats:
             self._publish(engine, mean_n=0.0, hard=0.0, mixed=0.0)
             return
-        n = torch.cat([s.n.reshape(-1).float().cpu() for s in stats])
-        hard = torch.cat([(s.hard.reshape(-1) & (s.n.reshape(-1) > 0)).float().cpu() for s in stats])
-        mixed = torch.cat([s.mixed_fraction.reshape(-1).float().cpu() for s in stats])
-        self._publish(
-            engine,
-            mean_n=float(n.mean()) if n.numel() else 0.0,
-            hard=float(hard.mean()) if hard.numel() else 0.0,
-            mixed=float(mixed.mean()) if mixed.numel() else 0.0,
-        )
+        n = torch.cat([s.n.reshape(-1).float() for s in stats])
+        hard = torch.cat([(s.hard.reshape(-1) & (s.n.reshape(-1) > 0)).float() for s in stats])
+        mixed = torch.cat([s.mixed_fraction.reshape(-1).float() for s in stats])
+        self._publish(engine, mean_n=n.mean(), hard=hard.mean(), mixed=mixed.mean())
 
-    def _publish(self, engine: Engine, mean_n: float, hard: float, mixed: float) -> None:
+    def _publish(self, engine: Engine, mean_n: Any, hard: Any, mixed: Any) -> None:
         p = self.state_prefix
         setattr(engine.state, f"{p}_lambda", self.age)
         setattr(engine.state, f"{p}_mean_n", mean_n)

@@ -23,7 +23,11 @@ TRAINING_SCALARS = (
 
 
 def step_scalars(output: Any) -> dict[str, float]:
-    """The training scalars of a step's output: the trainer's one-item list (MONAI's decollated form) or a dict."""
+    """The training scalars of a step's output: the trainer's one-item list (MONAI's decollated form) or a dict.
+
+    The trainer leaves its scalars on the device (0-d tensors), so that a step never waits for the device; this
+    conversion to Python floats is the one host synchronisation, made only by the loggers at their interval.
+    """
     if isinstance(output, list) and output:
         output = output[0]
     return {key: float(output[key]) for key in TRAINING_SCALARS if isinstance(output, dict) and key in output}
@@ -34,8 +38,9 @@ def attach_training_logs(
 ) -> list[Any]:
     """Attach console logging, TensorBoard event files and a progress bar to a trainer (rank 0 only).
 
-    Logged every ``log_every`` iterations: L (``loss``), L_s, L_u, the pseudo-label mask ratio, λ, mean n and
-    the fraction of hard images and the learning rate, from ``trainer.state.output``.
+    Logged every ``log_every`` iterations (console, TensorBoard, progress bar): L (``loss``), L_s, L_u, the
+    pseudo-label mask ratio, λ, mean n and the fraction of hard images and the learning rate, from
+    ``trainer.state.output``. Reading them waits for the device, so nothing reads them in between.
 
     Args:
         trainer: a :class:`~adamix_monai.engines.SemiSupervisedTrainer`.
@@ -53,7 +58,9 @@ def attach_training_logs(
         StatsHandler(output_transform=step_scalars, iteration_log=lambda e, i: i % log_every == 0)
     ]
     if log_dir is not None:
-        handlers.append(TensorBoardStatsHandler(log_dir=log_dir, output_transform=step_scalars))
+        handlers.append(
+            TensorBoardStatsHandler(log_dir=log_dir, output_transform=step_scalars, iteration_log=max(log_every, 1))
+        )
     for handler in handlers:
         handler.attach(trainer)
     if progress is None:
@@ -66,6 +73,7 @@ def attach_training_logs(
             output_transform=lambda out: {
                 k: round(v, 4) for k, v in step_scalars(out).items() if k in ("loss", "loss_s", "loss_u")
             },
+            event_name=Events.ITERATION_COMPLETED(every=max(log_every, 1)),
         )
         handlers.append(bar)
         _print_logs_above(bar, trainer)

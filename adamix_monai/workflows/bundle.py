@@ -437,8 +437,8 @@ def _data_identity(data: Any) -> str:
 
 #: Settings a run may change on resume: ``epochs`` may grow (continuing a finished run for more epochs).
 _EXTENSIBLE = ("epochs",)
-#: Settings added after runs were recorded: a record without them ran with them off.
-_ADDED_OFF = ("fuse_forwards", "skip_unused_passes")
+#: Settings added after runs were recorded, with the value a record without them ran with.
+_ADDED_LATER = {"fuse_forwards": False, "skip_unused_passes": False, "views": "workers"}
 
 
 def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: dict[str, Any]) -> bool:
@@ -483,7 +483,7 @@ def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: di
             for k, v in plain.items()
             if old.get(k) != v
             and not (k in _EXTENSIBLE and _grows(old.get(k), v))
-            and not (k in _ADDED_OFF and k not in old and v is False)  # a later option, off: the run as recorded
+            and not (k in _ADDED_LATER and k not in old and v == _ADDED_LATER[k])  # a later option at its old value
         ]
         changed += [f"{k} {old[k]!r} there, not set here" for k in old if k not in plain]
         if before.get("data") != record["data"]:

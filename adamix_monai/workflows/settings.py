@@ -24,6 +24,9 @@ __all__ = ["SettingsError", "check_settings", "warn_unknown_overrides"]
 
 PARADIGMS = ("supervised", "self_training", "mean_teacher", "co_training")
 MIXES = ("none", "cutmix", "umix", "iumix", "adamix_v1", "adamix_v2", "adamix")
+#: Where the training views are made: per sample in the loader's workers, or per batch on the training device
+#: (:mod:`adamix_monai.data.device_views`).
+VIEWS = ("workers", "device")
 #: The networks halve every side four times.
 SIZE_MULTIPLE = 16
 
@@ -67,7 +70,8 @@ def check_settings(**settings: Any) -> bool:
     >= 1), ``num_workers`` (>= 0), ``learning_rate`` (> 0), ``threshold``, ``mix_prob``, ``ema_decay``,
     ``cache_rate``, ``lr_decay_fraction`` (in [0, 1]), ``image_size`` (``spatial_dims`` sides, divisible by 16 and
     by ``grid``),
-    ``grid``, ``topk`` (1 <= topk <= the number of patches), ``device`` (one that exists here).
+    ``grid``, ``topk`` (1 <= topk <= the number of patches), ``device`` (one that exists here), ``views``
+    (``workers`` or ``device``; ``device`` for the 2D bundles).
 
     Returns:
         True (so it can sit in a config's ``initialize`` list).
@@ -130,6 +134,11 @@ def check_settings(**settings: Any) -> bool:
         if not (_is_int(topk) and topk >= 1 and (patches is None or topk <= patches)):
             bad("topk", f"expected a whole number in [1, {patches}], the patches of the grid" if patches else
                 "expected a whole number >= 1")  # fmt: skip
+    if "views" in given:
+        if given["views"] not in VIEWS:
+            bad("views", f"expected one of {', '.join(VIEWS)}")
+        elif given["views"] == "device" and _is_int(dims) and dims != 2:
+            bad("views", "expected workers: views on the device are made for 2D bundles (ACDC, ISIC) so far")
     if "device" in given:
         problem = _device_problem(given["device"])
         if problem:

@@ -13,6 +13,7 @@ from monai.data import Dataset
 
 from adamix_monai.data import make_loader
 from adamix_monai.engines import PARADIGMS, SemiSupervisedTrainer, ema_decay, ema_update
+from adamix_monai.handlers.logs import step_scalars
 from adamix_monai.losses import MaskedDiceCELoss
 from adamix_monai.transforms import AdaMix, MixMode
 from tests.helpers.ssl_fixtures import make_trainer, synthetic_items, views
@@ -31,7 +32,7 @@ def test_every_paradigm_and_mix_trains_in_2d(paradigm, mix):
     before = [weights(s) for s in trainer.students]
     trainer.run()
     assert isinstance(trainer.state.output, list) and len(trainer.state.output) == 1  # MONAI's decollated form
-    out = trainer.state.output[0]
+    out = step_scalars(trainer.state.output)  # the scalars as the loggers read them (the step keeps 0-d tensors)
     assert trainer.state.iteration == 4
     assert all(math.isfinite(out[k]) for k in ("loss", "loss_s", "loss_u", "mask_ratio"))
     for s, w in zip(trainer.students, before):

@@ -52,6 +52,20 @@ def test_sigkill_and_resume_matches_an_uninterrupted_run(tmp_path, paradigm, mix
             assert torch.equal(a[model][name], b[model][name]), f"{model}.{name}"
 
 
+def test_views_on_the_device_resume_exactly(tmp_path):
+    """Device views are seeded by (stream, position): a killed and resumed run draws the views it would have drawn."""
+    args = ["--paradigm", "self_training", "--mix", "adamix", "--views", "device"]
+    run(tmp_path / "straight", *args)
+    killed = tmp_path / "killed"
+    log = run(killed, *args, "--slow", "0.3", wait_for="iteration 7")
+    assert "iteration 7" in log and not (killed / "final.pt").exists()
+    assert "resumed from 6" in run(killed, *args)
+    run(tmp_path / "workers", "--paradigm", "self_training", "--mix", "adamix")
+    straight, workers = final_state(tmp_path / "straight"), final_state(tmp_path / "workers")
+    assert_same_run(straight, final_state(killed))
+    assert any(not torch.equal(straight["network"][k], workers["network"][k]) for k in workers["network"])  # used
+
+
 def final_state(out_dir):
     return torch.load(out_dir / "final.pt", weights_only=True)
 

@@ -5,7 +5,7 @@
 Driven by tests/engines/test_resume.py. Usage::
 
     python -m tests.scripts.resumable_run OUT_DIR [--slow SECONDS] [--paradigm P] [--mix M] [--epochs E]
-        [--pause-after-save N] [--pause-after-validation E]
+        [--pause-after-save N] [--pause-after-validation E] [--views workers|device]
 
 Running the same command again after the process was killed resumes from OUT_DIR/checkpoint.pt. Epochs have 4
 iterations; validation runs at every epoch end on a DataLoader (whose iterator draws from the global random
@@ -27,6 +27,7 @@ from monai.engines import SupervisedEvaluator
 from monai.handlers import MeanDice, ValidationHandler, from_engine
 from monai.transforms import AsDiscreted
 
+from adamix_monai.data.device_views import BatchViews2d
 from adamix_monai.handlers import BestModelSaver, ResumableCheckpoint, atomic_save
 from tests.helpers.ssl_fixtures import make_trainer, synthetic_items
 
@@ -40,11 +41,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--pause-after-save", type=int, default=None)
     parser.add_argument("--pause-after-validation", type=int, default=None)
+    parser.add_argument("--views", default="workers", choices=("workers", "device"))
     args = parser.parse_args()
 
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
-    trainer = make_trainer(args.paradigm, args.mix, max_epochs=args.epochs, n_labeled=4, n_unlabeled=8, prob=0.5)
+    views = dict(device_views=BatchViews2d(seed=3)) if args.views == "device" else {}
+    trainer = make_trainer(
+        args.paradigm, args.mix, max_epochs=args.epochs, n_labeled=4, n_unlabeled=8, prob=0.5, **views
+    )
     network = trainer.students[0]
     post = AsDiscreted(keys=["pred", "label"], argmax=[True, False], to_onehot=4)
     evaluator = SupervisedEvaluator(
