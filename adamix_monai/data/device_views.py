@@ -37,7 +37,7 @@ from monai.transforms import MapTransform, Randomizable
 from adamix_monai.data.loaders import _seed
 from adamix_monai.data.views import _LUMA, IMAGENET_MEAN_STD, shift_hue
 
-__all__ = ["BatchViews2d", "RecordSpatialShaped", "equalize_batch", "isic_batch_views"]
+__all__ = ["BatchViews2d", "DeviceViewsInputd", "RecordSpatialShaped", "equalize_batch", "isic_batch_views"]
 
 
 class RecordSpatialShaped(MapTransform):
@@ -66,6 +66,37 @@ class RecordSpatialShaped(MapTransform):
             d[self.name] = torch.tensor(tuple(d[key].shape[1:]), dtype=torch.int64)
             break
         return d
+
+
+class DeviceViewsInputd(MapTransform):
+    """The loader's whole pipeline step for ``views="device"``: record the native spatial shape, then resize.
+
+    One deterministic transform (not a ``Compose``, which MONAI's ``CacheDataset`` treats as random and stops
+    caching at), so a ``CacheDataset`` caches the resized items and a training step reads them straight from the
+    cache; :class:`BatchViews2d` then makes both views of each batch on the device.
+
+    Args:
+        keys: the image key first, then the label key if any.
+        spatial_size: the training size.
+        mode: the interpolation of each key (``bilinear`` for images, ``nearest`` for labels).
+        resize: the resize transform class (MONAI's ``Resized``, or :class:`~adamix_monai.data.views.PILLikeResized`).
+        shape_key: where the native shape goes.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        spatial_size: Sequence[int],
+        mode: Sequence[str],
+        resize: Any,
+        shape_key: str = "source_shape",
+    ) -> None:
+        super().__init__(keys)
+        self.record = RecordSpatialShaped(keys=self.keys[0], name=shape_key)
+        self.resize = resize(keys=self.keys, spatial_size=tuple(spatial_size), mode=list(mode))
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        return self.resize(self.record(data))
 
 
 def equalize_batch(x: torch.Tensor, num_bins: int = 256) -> torch.Tensor:

@@ -305,7 +305,7 @@ def weak_strong_views_2d(
     normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     pil_resize: bool = False,
     views: str = "workers",
-) -> Compose:
+) -> Compose | MapTransform:
     """The AdaMix 2D views (ACDC, ISIC) of a channel-first image in ``[0, 1]``.
 
     Weak view: flips (p 0.5 each), rotation by U(-180, 180) degrees (p ``rotate_prob``, nearest, zero fill),
@@ -344,7 +344,8 @@ def weak_strong_views_2d(
             the loader's pipeline is deterministic (``CacheDataset`` caches it whole).
 
     Returns:
-        A MONAI ``Compose`` over dictionaries (seed it, or use :class:`~adamix_monai.data.SeededDataset`).
+        A MONAI ``Compose`` over dictionaries (seed it, or use :class:`~adamix_monai.data.SeededDataset`); with
+        ``views="device"`` one deterministic :class:`~adamix_monai.data.device_views.DeviceViewsInputd`.
 
     Raises:
         ValueError: on another ``views``.
@@ -353,10 +354,9 @@ def weak_strong_views_2d(
     modes = ["bilinear"] + (["nearest"] if label_key else [])
     resize = PILLikeResized if pil_resize else Resized
     if views == "device":
-        from adamix_monai.data.device_views import RecordSpatialShaped
+        from adamix_monai.data.device_views import DeviceViewsInputd
 
-        shape = RecordSpatialShaped(keys=image_key)
-        return Compose([shape, resize(keys=keys, spatial_size=tuple(spatial_size), mode=modes)])
+        return DeviceViewsInputd(keys, spatial_size, modes, resize)  # one deterministic transform: cached whole
     if views != "workers":
         raise ValueError(f"weak_strong_views_2d: views must be 'workers' or 'device', got {views!r}.")
     geometry: list[Any] = [
@@ -431,7 +431,8 @@ def isic_views(
         pil_resize=True,
         views=views,
     )
-    return Compose(list(isic_loading(image_key, label_key).transforms) + list(views.transforms))
+    steps = list(views.transforms) if isinstance(views, Compose) else [views]
+    return Compose(list(isic_loading(image_key, label_key).transforms) + steps)
 
 
 def isic_eval_preprocessing(

@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from monai.transforms import GaussianSmooth, ScaleIntensity
+from monai.data import CacheDataset
+from monai.transforms import Compose, GaussianSmooth, Randomizable, ScaleIntensity
 from scipy.stats import ks_2samp
 
 from adamix_monai.data.device_views import (
@@ -216,6 +217,10 @@ def test_the_device_pipeline_of_the_loaders_is_resize_only_and_records_the_nativ
     out = pipeline({"image": torch.rand(1, 30, 20), "label": torch.zeros(1, 30, 20)})
     assert out["image"].shape == (1, 16, 16) and "image_strong" not in out
     assert out["source_shape"].tolist() == [30, 20]
+    assert not isinstance(pipeline, Randomizable)  # so a CacheDataset caches the resized items, not the loaded ones
+    item = {"image": torch.rand(1, 30, 20), "label": torch.zeros(1, 30, 20)}
+    cached = CacheDataset([item], Compose([pipeline]), progress=False)
+    assert cached._cache[0]["image"].shape == (1, 16, 16)
     assert RecordSpatialShaped("image", name="s")({"image": torch.zeros(2, 5, 6)})["s"].tolist() == [5, 6]
     with pytest.raises(ValueError, match="views must be 'workers' or 'device'"):
         weak_strong_views_2d(views="gpu")
