@@ -13,7 +13,10 @@ weak and a strong view), the mix fired with probability ``--prob`` per batch (0.
 pays the mix every time), AdamW. After 2 warm-up iterations, ``--iters`` iterations are timed; the table gives the
 mean seconds per iteration (a mean, since with ``prob < 1`` iterations with and without a mix alternate)
 and the peak memory (CPU: the process's peak resident set minus its size before training; CUDA: peak allocated).
-The last line is ``adamix_over_cutmix=<AdaMix-ST time / CutMix-ST time>``.
+Then ``adamix_over_cutmix=<AdaMix-ST time / CutMix-ST time>``; when the ACDC data is present
+(``$ADAMIX_DATA_DIR/ACDC``), the last lines are those of ``bench_acdc_step.py`` for the real AdaMix-ST step at
+``--real-sizes`` (default 128,256; ``--real-sizes ""`` skips them): ``size=<S> seconds=<median step>
+peak_gib=<process peak RSS>``, the numbers compared with the reference code's throughput and memory.
 
 3D (LA) rows::
 
@@ -179,6 +182,7 @@ def main() -> None:
     parser.add_argument(
         "--skip-unused-passes", action="store_true", help="speed option: skip no-grad views nothing reads"
     )
+    parser.add_argument("--real-sizes", default="128,256", help="real ACDC AdaMix-ST rows last ('' to skip)")
     parser.add_argument("--paradigms", default=",".join(PARADIGMS))
     parser.add_argument("--mixes", default=",".join(MIXES))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -253,6 +257,23 @@ def main() -> None:
     if ("self_training", "adamix") in results and ("self_training", "cutmix") in results:
         ratio = results[("self_training", "adamix")]["seconds"] / results[("self_training", "cutmix")]["seconds"]
         print(f"adamix_over_cutmix={ratio:.2f}")
+    _real_rows(args)
+
+
+def _real_rows(args: argparse.Namespace) -> None:
+    """The real ACDC AdaMix-ST step (``bench_acdc_step.py``, the reference-exact default) at ``--real-sizes``."""
+    import os
+    from pathlib import Path
+
+    data = Path(os.environ.get("ADAMIX_DATA_DIR", "")) / "ACDC"
+    if not args.real_sizes or args.dims != 2 or args.device != "cpu":
+        return
+    if not os.environ.get("ADAMIX_DATA_DIR") or not data.is_dir():
+        print("# real ACDC rows skipped: set ADAMIX_DATA_DIR to the folder holding ACDC/")
+        return
+    cmd = [sys.executable, str(Path(__file__).with_name("bench_acdc_step.py")), "--sizes", args.real_sizes]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    print(done.stdout.strip() if done.returncode == 0 else f"# bench_acdc_step failed: {done.stderr[-500:]}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@
 # Usage (from the repository root):
 #   bash benchmarks/gpu_protocol.sh [DATASET_DIR]           # on the GPU machine
 #   bash benchmarks/gpu_protocol.sh --tiny DATASET_DIR      # CPU path of the test suite: tiny sizes, same steps
-# Environment: BUDGET_S (protocol wall budget, default 330 s), OUT, PYTHON (default .venv/bin/python, else python3).
+# Environment: BUDGET_S (protocol wall budget, default 330 s), OUT, PYTHON (default .venv/bin/python, else python3),
+# SPEED (the protocol run's speed options; default on the GPU: views made on the device, AMP, 4 loader workers; in
+# --tiny: views on the device only). SPEED="" runs the plain bundle.
 set -euo pipefail
 TINY=0
 if [[ ${1:-} == --tiny ]]; then TINY=1; shift; fi
@@ -26,15 +28,18 @@ mkdir -p "$OUT"
 if [[ $TINY == 1 ]]; then
   DEVICE=cpu
   MIX_ARGS=(--repeats 1 --device cpu --threads 1)
-  STEP_ARGS=(--size 32 --batch 2 --warmup 1 --iters 1 --device cpu --paradigms self_training --mixes adamix)
+  STEP_ARGS=(--size 32 --batch 2 --warmup 1 --iters 1 --device cpu --paradigms self_training --mixes adamix
+             --real-sizes "")
   PROTOCOL=(--image_size "[32,32]" --batch_size 2 --epochs 1 --epoch_samples 4 --num_workers 0 --save_every 2
             --log_every 1)
+  read -r -a SPEED_ARGS <<< "${SPEED---views device}"
 else
   DEVICE=cuda
   MIX_ARGS=(--repeats 20 --device cuda)
   STEP_ARGS=(--size 256 --batch 16 --warmup 3 --iters 10 --device cuda --paradigms self_training
              --mixes none,cutmix,adamix)
   PROTOCOL=(--log_every 20)
+  read -r -a SPEED_ARGS <<< "${SPEED---views device --amp True --num_workers 4}"
 fi
 
 echo "== 1/3 bench_mix ($DEVICE) =="
@@ -47,7 +52,7 @@ echo "== 3/3 ACDC AdaMix-ST, full protocol, for up to ${BUDGET_S}s =="
 RUN=gpu-protocol-self_training-adamix-10pct-seed1
 [[ $TINY == 1 ]] && RUN=gpu-protocol-tiny
 COMMON=("${DATA[@]}" --paradigm self_training --mix adamix --seed 1 --publish False --output_dir "$OUT/$RUN"
-        --progress False "${PROTOCOL[@]}")
+        --progress False "${PROTOCOL[@]}" "${SPEED_ARGS[@]}")
 MEM_LOG=$OUT/gpu_memory.csv
 : > "$MEM_LOG"
 SAMPLER=

@@ -174,14 +174,19 @@ def make_loader(
         dataset: the dataset (its ``transform`` gets seeded per item).
         batch_size: batch size per rank.
         seed, stream, shuffle, num_samples: as :class:`ResumableSampler`.
-        num_workers: loader workers; results do not depend on it.
+        num_workers: loader workers; results do not depend on it. With workers, they persist across epochs
+            (``persistent_workers``: no respawn and re-import at every epoch) unless ``kwargs`` say otherwise.
         drop_last: drop a last incomplete batch.
-        kwargs: further ``DataLoader`` arguments (``collate_fn``, ``pin_memory``, ...).
+        kwargs: further ``DataLoader`` arguments (``collate_fn``, ...); ``pin_memory`` defaults to True when CUDA
+            is available (page-locked batches, so the trainer's ``non_blocking`` copies overlap the step).
 
     Returns:
         The loader; its own ``torch.Generator`` keeps iterator creation off the global random stream.
     """
     sampler = ResumableSampler(len(dataset), num_samples=num_samples, shuffle=shuffle, seed=seed, stream=stream)  # type: ignore[arg-type]
+    kwargs.setdefault("pin_memory", torch.cuda.is_available())
+    if num_workers > 0:
+        kwargs.setdefault("persistent_workers", True)
     return DataLoader(
         SeededDataset(dataset),
         batch_size=batch_size,
@@ -211,6 +216,8 @@ def derive_loader(loader: DataLoader, stream: int) -> DataLoader:
         collate_fn=loader.collate_fn,
         pin_memory=loader.pin_memory,
     )
+    if loader.num_workers > 0:
+        common["persistent_workers"] = loader.persistent_workers
     if isinstance(sampler, ResumableSampler):
         new = ResumableSampler(
             sampler.length, sampler.num_samples, sampler.shuffle, sampler.seed, stream, sampler.rank, sampler.world_size
