@@ -30,6 +30,7 @@ CASES = [
     ("train", ["--paradigm", "semi"], ["--paradigm 'semi'", "self_training"]),
     ("train", ["--mix", "adamx"], ["--mix 'adamx'", "adamix"]),
     ("train", ["--device", "cuda:7"], ["--device 'cuda:7'"]),
+    ("train", ["--views", "gpu"], ["--views 'gpu'", "workers, device"]),
     ("train", ["--image_size", "[64]"], ["--image_size [64]", "expected 2 sides", "2D"]),
     ("train", ["--image_size", "[64,64,64]"], ["--image_size [64, 64, 64]", "expected 2 sides"]),
     ("train", ["--run_name"], ["--run_name needs a value"]),

@@ -74,6 +74,19 @@ def test_missing_dataset_gives_one_clear_message(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_views_on_the_device_train_and_are_recorded(mini_acdc, tmp_path):
+    """``--views device``: the loaders only resize, the trainer makes the views; the run records the choice, and a
+    resume with the other choice is refused (another run)."""
+    common = ["--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), *TINY]
+    check(bundle_run(["train.json", "cpu.json"], *common, "--views", "device"))
+    run = tmp_path / "runs" / "self_training-adamix-10pct-seed1"
+    assert json.loads((run / "run.json").read_text())["settings"]["views"] == "device"
+    with open(run / "history.csv") as f:
+        assert all(float(r["loss"]) > 0 for r in csv.DictReader(f))
+    other = bundle_run(["train.json", "cpu.json"], *common, "--views", "workers", "--epochs", "2")
+    assert other.returncode == 2 and "views" in other.stderr
+
+
 def test_train_evaluate_infer_on_a_mini_acdc(mini_acdc, tmp_path):
     common = ["--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), *TINY]
     check(bundle_run(["train.json", "cpu.json"], *common))
