@@ -35,7 +35,7 @@ from monai.networks.layers import gaussian_1d
 from monai.transforms import MapTransform, Randomizable
 
 from adamix_monai.data.loaders import _seed
-from adamix_monai.data.views import _LUMA, IMAGENET_MEAN_STD, shift_hue
+from adamix_monai.data.views import _LUMA, ISIC_VIEW_SETTINGS, shift_hue
 
 __all__ = ["BatchViews2d", "DeviceViewsInputd", "RecordSpatialShaped", "equalize_batch", "isic_batch_views"]
 
@@ -401,14 +401,4 @@ def isic_batch_views(seed: int = 0, strong: bool = True, rank: int | None = None
         strong: also make the strong view.
         rank: the DDP rank (default from ``torch.distributed``).
     """
-    return BatchViews2d(
-        rotate_prob=0.5,
-        strong=strong,
-        saturation=0.5,
-        hue=0.05,
-        posterize_prob=0.2,
-        blur_prob=1.0,
-        normalize=IMAGENET_MEAN_STD,
-        seed=seed,
-        rank=rank,
-    )
+    return BatchViews2d(strong=strong, seed=seed, rank=rank, **ISIC_VIEW_SETTINGS)

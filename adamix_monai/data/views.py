@@ -41,6 +41,7 @@ from adamix_monai.data.io import isic_loading
 
 __all__ = [
     "IMAGENET_MEAN_STD",
+    "ISIC_VIEW_SETTINGS",
     "EqualizeHistogramd",
     "PILLikeResized",
     "RandColorJitterd",
@@ -56,6 +57,11 @@ IMAGENET_MEAN_STD: tuple[tuple[float, float, float], tuple[float, float, float]]
     (0.229, 0.224, 0.225),
 )
 """The ImageNet channel mean and standard deviation (torchvision's ``Normalize`` in the ISIC reference)."""
+
+ISIC_VIEW_SETTINGS: dict[str, Any] = dict(
+    rotate_prob=0.5, saturation=0.5, hue=0.05, posterize_prob=0.2, blur_prob=1.0, normalize=IMAGENET_MEAN_STD
+)
+"""The ISIC protocol's view settings (section 5.3), shared by the per-sample and the per-batch views."""
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as PIL's convert("L") and torchvision's rgb_to_grayscale
 
@@ -421,15 +427,10 @@ def isic_views(
         label_key=label_key,
         strong_key=strong_key,
         spatial_size=spatial_size,
-        rotate_prob=0.5,
         strong=strong,
-        saturation=0.5,
-        hue=0.05,
-        posterize_prob=0.2,
-        blur_prob=1.0,
-        normalize=IMAGENET_MEAN_STD,
         pil_resize=True,
         views=views,
+        **ISIC_VIEW_SETTINGS,
     )
     steps = list(views.transforms) if isinstance(views, Compose) else [views]
     return Compose(list(isic_loading(image_key, label_key).transforms) + steps)
