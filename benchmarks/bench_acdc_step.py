@@ -12,7 +12,8 @@ Each size runs in its own process. The trainer is the bundle's own (``configs/tr
 10% labels, batch 4 labeled + 4 unlabeled, the reference's exact step unless a speed option is given, no loader
 workers, so data loading is part of the step), without validation, checkpoints or logs. For the timed iterations
 it prints, per phase, the median seconds and the peak resident memory reached during the phase (Linux: the peak
-is reset before each phase through ``/proc/self/clear_refs``):
+is reset before each phase through ``/proc/self/clear_refs``), and the peak after startup (imports, cached datasets,
+networks, before the first step):
 
 * ``data``: the four streams' batches (loading or cache reads, the views, collation, the transfer);
 * ``no-grad``: the no-grad passes (the reference's three groups);
@@ -192,8 +193,8 @@ def main() -> None:
         f"channels_last={args.channels_last}, median of {args.iters} steps after {args.warmup}"
     )
     print("| size | " + " | ".join(f"{p} s" for p in PHASES) + " | step s | " + " | ".join(
-        f"{p} peak MiB" for p in PHASES) + " | process peak GiB |")  # fmt: skip
-    print("|---" * (2 * len(PHASES) + 3) + "|")
+        f"{p} peak MiB" for p in PHASES) + " | after startup MiB | process peak GiB |")  # fmt: skip
+    print("|---" * (2 * len(PHASES) + 4) + "|")
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--child", "--size", str(size)]
@@ -213,7 +214,8 @@ def main() -> None:
         results.append(r)
         times = " | ".join(f"{r['phases'][p]:.3f}" for p in PHASES)
         mems = " | ".join(f"{r['phase_peak_mib'][p]:.0f}" for p in PHASES)
-        print(f"| {size} | {times} | {r['seconds']:.3f} | {mems} | {r['peak_gib']:.2f} |", flush=True)
+        startup = r["startup_peak_mib"]
+        print(f"| {size} | {times} | {r['seconds']:.3f} | {mems} | {startup:.0f} | {r['peak_gib']:.2f} |", flush=True)
     for r in results:
         print(f"size={r['size']} seconds={r['seconds']:.3f} peak_gib={r['peak_gib']:.2f}")
 
