@@ -17,9 +17,10 @@ __all__ = ["make_run_figures"]
 
 
 def _method(run: Path, evaluation: str) -> str:
-    summary = run / evaluation / "summary.json"
-    if summary.is_file():
-        return str(json.loads(summary.read_text()).get("method") or run.name)
+    """The run's method name from its evaluation summary (a run folder) or its exported summary (a study record)."""
+    for summary in (run / evaluation / "summary.json", run / f"test-{evaluation.rsplit('-', 1)[-1]}-summary.json"):
+        if summary.is_file():
+            return str(json.loads(summary.read_text()).get("method") or run.name)
     return run.name
 
 
@@ -35,7 +36,8 @@ def make_run_figures(
     cases: int = 3,
     class_names: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write the figures of bundle runs (folders ``<bundle>/runs/<run name>``).
+    """Write the figures of bundle runs (folders ``<bundle>/runs/<run name>``, or the study's exported records, which
+    hold the curves' files but no samples or kept cases).
 
     - ``curves_<run>.png`` per run: L_s, L_u, validation Dice, lambda and mean n over iterations (from
       ``history.csv`` and ``validation.csv``);

@@ -48,3 +48,18 @@ def test_every_figure_is_written(tmp_path):
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in files)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_run_figures([tmp_path / "nope"], tmp_path / "figs")
+
+
+def test_study_records_give_their_curves_titled_with_the_method(tmp_path):
+    """A study record (history, validation, exported summaries; no samples or kept cases) gives its curves."""
+    from adamix_monai.visualize import run_figures
+
+    record = tmp_path / "study-self_training-adamix-10pct-seed1"
+    record.mkdir()
+    (record / "history.csv").write_text("iteration,epoch,loss,loss_s,loss_u\n1,1,0.9,0.8,1.0\n2,1,0.7,0.6,0.8\n")
+    (record / "validation.csv").write_text("iteration,epoch,val_mean_dice\n2,1,0.4\n")
+    (record / "test-best-summary.json").write_text(json.dumps({"method": "AdaMix-ST"}))
+    assert run_figures._method(record, "eval-test-best") == "AdaMix-ST"
+    assert run_figures._method(record, "eval-test-final") == record.name  # no final summary in this record
+    files = make_run_figures([record], tmp_path / "figures")
+    assert [f.name for f in files] == ["curves_study-self_training-adamix-10pct-seed1.png"] and files[0].stat().st_size
