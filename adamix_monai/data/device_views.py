@@ -15,7 +15,11 @@ views and the label. They are drawn per batch from a generator seeded by ``(seed
 batch's views depend only on where it falls in the run (a resumed run draws what it would have drawn) and never
 on the number of workers.
 
-One difference from the per-sample path, by construction: the rotation acts on the already resized image
+In 3D (LA, :class:`BatchViews3d`) the loader keeps the geometry (the rotation and flip, the padding and the random
+crop: index arithmetic on volumes of varying size, which must be done before they can be stacked) and the device
+makes the strong view of the cropped batch (gamma and Gaussian blur, most of the per-sample cost).
+
+One difference from the 2D per-sample path, by construction: the rotation acts on the already resized image
 (nearest interpolation at the training size) rather than on the native image before the resize; it is expressed
 in the native image's pixel frame (the aspect ratio of the source is kept in the batch under ``shape_key``), so the
 geometry, including the zero-filled corners, is the same, and only the resampling differs.
@@ -37,7 +41,16 @@ from monai.transforms import MapTransform, Randomizable
 from adamix_monai.data.loaders import _seed
 from adamix_monai.data.views import _LUMA, ISIC_VIEW_SETTINGS, shift_hue
 
-__all__ = ["BatchViews2d", "DeviceViewsInputd", "RecordSpatialShaped", "equalize_batch", "isic_batch_views"]
+__all__ = [
+    "BatchViews2d",
+    "BatchViews3d",
+    "DeviceViewsInputd",
+    "RecordSpatialShaped",
+    "adjust_gamma_batch",
+    "equalize_batch",
+    "gaussian_blur_reflect",
+    "isic_batch_views",
+]
 
 
 class RecordSpatialShaped(MapTransform):
@@ -402,3 +415,170 @@ def isic_batch_views(seed: int = 0, strong: bool = True, rank: int | None = None
         rank: the DDP rank (default from ``torch.distributed``).
     """
     return BatchViews2d(strong=strong, seed=seed, rank=rank, **ISIC_VIEW_SETTINGS)
+
+
+def gaussian_blur_reflect(x: torch.Tensor, sigma: torch.Tensor | np.ndarray, truncate: float = 4.0) -> torch.Tensor:
+    """Isotropic Gaussian blur of every image of a batch with its own sigma, as ``scipy.ndimage.gaussian_filter``
+    with ``mode="reflect"`` (the edge voxel repeated, ``d c b a | a b c d``) applied to each channel of each image.
+
+    The kernel of an image is scipy's: ``exp(-x**2 / (2 sigma**2))`` normalised, of radius ``int(truncate * sigma +
+    0.5)``; the images of one radius are filtered together, each spatial axis with one multiply-add per kernel
+    tap.
+
+    Args:
+        x: a ``(B, C, *spatial)`` float tensor.
+        sigma: ``B`` standard deviations, in voxels (a radius of 0, e.g. sigma 0, leaves an image unchanged).
+        truncate: the kernel radius in standard deviations.
+
+    Returns:
+        The blurred batch, same shape and dtype.
+    """
+    b, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    sig = np.asarray(torch.as_tensor(sigma).detach().cpu(), dtype=np.float64).reshape(b)
+    radii = np.array([int(truncate * s + 0.5) for s in sig])
+    out = x
+    for radius in np.unique(radii[radii > 0]):  # images grouped by kernel size: no taps wasted on zeros
+        chosen = np.flatnonzero(radii == radius)
+        taps = np.arange(-radius, radius + 1, dtype=np.float64)
+        k = np.exp(-0.5 / (sig[chosen, None] ** 2) * taps**2)
+        w = torch.as_tensor(k / k.sum(1, keepdims=True), dtype=x.dtype, device=x.device).repeat_interleave(c, 0)
+        index = torch.as_tensor(chosen, device=x.device)
+        blurred = _blur_rows(x.index_select(0, index).reshape(len(chosen) * c, *spatial), w, int(radius))
+        if out is x:
+            out = x.clone()
+        out.index_copy_(0, index, blurred.reshape(len(chosen), c, *spatial))
+    return out
+
+
+def _blur_rows(x: torch.Tensor, w: torch.Tensor, radius: int) -> torch.Tensor:
+    """Filter each row ``x[i]`` (any number of spatial axes) along every axis with its kernel ``w[i]`` (length
+    ``2 * radius + 1``), reflecting the edges symmetrically (also where the kernel is wider than a side)."""
+    per_row = (x.shape[0],) + (1,) * (x.ndim - 1)
+    for dim in range(1, x.ndim):
+        n = x.shape[dim]
+        index = torch.arange(-radius, n + radius, device=x.device).remainder(2 * n)
+        index = torch.where(index >= n, 2 * n - 1 - index, index)  # d c b a | a b c d | d c b a ...
+        padded = x.index_select(dim, index)
+        acc = padded.narrow(dim, 0, n) * w[:, 0].reshape(per_row)
+        for tap in range(1, 2 * radius + 1):  # shifted multiply-adds: faster than a grouped convolution on CPU
+            acc.addcmul_(padded.narrow(dim, tap, n), w[:, tap].reshape(per_row))
+        x = acc
+    return x
+
+
+def adjust_gamma_batch(x: torch.Tensor, gamma: torch.Tensor, epsilon: float = 1e-7) -> torch.Tensor:
+    """MONAI's ``AdjustContrast(gamma, retain_stats=True)`` on every image of a batch, each with its own gamma: the
+    image is rescaled to ``[0, 1]`` over all its channels, raised to ``gamma``, scaled back, and then shifted and
+    scaled to its original mean and (unbiased) standard deviation.
+
+    Args:
+        x: a ``(B, C, *spatial)`` float tensor.
+        gamma: ``B`` exponents.
+        epsilon: added to the intensity range, as MONAI.
+
+    Returns:
+        The adjusted batch, same shape and dtype.
+    """
+    flat = x.reshape(x.shape[0], -1)
+    g = torch.as_tensor(gamma, dtype=x.dtype, device=x.device).reshape(-1, 1)
+    mean, std = flat.mean(1, keepdim=True), flat.std(1, keepdim=True)
+    lo = flat.amin(1, keepdim=True)
+    span = flat.amax(1, keepdim=True) - lo
+    out = ((flat - lo) / (span + epsilon)) ** g * span + lo
+    out = out - out.mean(1, keepdim=True)
+    out = out / (out.std(1, keepdim=True) + 1e-8)
+    return (std * out + mean).reshape(x.shape)
+
+
+class BatchViews3d(Randomizable):
+    """The AdaMix LA strong view of a batch of cropped volumes on its device: the per-batch twin of the
+    photometric half of :func:`~adamix_monai.data.views_3d.weak_strong_views_3d` (same parameter distributions).
+
+    The loader makes the weak view (``weak_strong_views_3d(views="device")``: the rotation and flip, padding and
+    random crop, with the label), which stays as it is; this makes the strong view of the collated ``(B, C, D, H,
+    W)`` batch: with probability ``gamma_prob`` a gamma ``~ U(0.75, 1.25)`` keeping each volume's mean and standard
+    deviation (:func:`adjust_gamma_batch`, MONAI's ``RandAdjustContrast(retain_stats=True)``), then with probability
+    ``blur_prob`` an isotropic Gaussian blur with ``sigma ~ U(0.1, 2)`` and reflected borders
+    (:func:`gaussian_blur_reflect`, :class:`~adamix_monai.data.views_3d.RandGaussianBlurd`).
+
+    MONAI's randomize-then-apply pattern, seeded as :class:`BatchViews2d`: :meth:`__call__` with ``stream`` and
+    ``position`` reseeds ``self.R`` from ``(seed, stream, position, rank)``.
+
+    Args:
+        gamma_prob: probability of the gamma change.
+        gamma: the gamma range.
+        blur_prob: probability of the blur.
+        sigma: the blur's standard deviation range, in voxels.
+        seed: the run's seed (``set_random_state`` changes it).
+        rank: the DDP rank (default from ``torch.distributed`` when initialised, else 0).
+        image_key, strong_key: batch keys (the weak view in, the strong view out).
+    """
+
+    def __init__(
+        self,
+        gamma_prob: float = 0.5,
+        gamma: tuple[float, float] = (0.75, 1.25),
+        blur_prob: float = 0.8,
+        sigma: tuple[float, float] = (0.1, 2.0),
+        seed: int = 0,
+        rank: int | None = None,
+        image_key: str = "image",
+        strong_key: str = "image_strong",
+    ) -> None:
+        self.gamma_prob, self.blur_prob = float(gamma_prob), float(blur_prob)
+        self.gamma = (float(gamma[0]), float(gamma[1]))
+        self.sigma = (float(sigma[0]), float(sigma[1]))
+        self.seed = int(seed)
+        if rank is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            rank = torch.distributed.get_rank() if distributed else 0
+        self.rank = int(rank)
+        self.image_key, self.strong_key = image_key, strong_key
+        self.params: dict[str, np.ndarray] = {}
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> BatchViews3d:
+        """Set the run's seed (``seed``), or the state of the next :meth:`randomize` (``state``)."""
+        if seed is not None:
+            self.seed = int(seed)
+        super().set_random_state(seed=seed, state=state)
+        return self
+
+    def randomize(self, data: Any = None, batch_size: int = 1) -> None:
+        """Draw the parameters of one batch of ``batch_size`` volumes from ``self.R`` into ``self.params``."""
+        r, b = self.R, int(batch_size)
+        self.params = {
+            "gamma": r.rand(b) < self.gamma_prob,
+            "gamma_value": r.uniform(self.gamma[0], self.gamma[1], b),
+            "blur": r.rand(b) < self.blur_prob,
+            "sigma": r.uniform(self.sigma[0], self.sigma[1], b),
+        }
+
+    def __call__(
+        self,
+        data: Mapping[Hashable, Any],
+        stream: int | None = None,
+        position: int | None = None,
+    ) -> dict[Hashable, Any]:
+        """The batch with its strong view added; with ``stream`` and ``position``, seeded by its place in the run."""
+        d = dict(data)
+        image = torch.as_tensor(d[self.image_key]).float()
+        if image.ndim != 5:
+            raise ValueError(f"BatchViews3d: '{self.image_key}' must be (B, C, D, H, W), got {tuple(image.shape)}.")
+        if stream is not None and position is not None:
+            self.R = np.random.RandomState(_seed(self.seed, stream, position, self.rank))
+        self.randomize(batch_size=image.shape[0])
+        d[self.image_key] = image
+        d[self.strong_key] = self.photometric(image)
+        return d
+
+    def photometric(self, x: torch.Tensor) -> torch.Tensor:
+        """The strong view of a weak batch with the drawn parameters: gamma, then blur."""
+        p, out = self.params, x
+        for flag, make in (
+            ("gamma", lambda t: adjust_gamma_batch(t, torch.as_tensor(p["gamma_value"]))),
+            ("blur", lambda t: gaussian_blur_reflect(t, np.where(p["blur"], p["sigma"], 0.0))),
+        ):
+            if p[flag].any():
+                chosen = _per_image(torch.as_tensor(p[flag], device=x.device), x.ndim)
+                out = torch.where(chosen, make(out), out)
+        return out

@@ -40,14 +40,20 @@ class CheckLabelsd(MapTransform):
     def __init__(self, keys: KeysCollection, values: Sequence[int] = (0, 1), allow_missing_keys: bool = False) -> None:
         super().__init__(keys, allow_missing_keys)
         self.values = tuple(int(v) for v in values)
+        contiguous = bool(self.values) and sorted(set(self.values)) == list(range(min(self.values), max(self.values) + 1))
+        self._range = (min(self.values), max(self.values)) if contiguous else None
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         allowed = torch.as_tensor(self.values)
         for key in self.key_iterator(d):
-            found = torch.unique(torch.as_tensor(d[key]))
-            bad = found[~torch.isin(found, allowed.to(found.dtype))]
-            if bad.numel():
+            label = torch.as_tensor(d[key])
+            if self._range is not None and not label.is_floating_point() and label.numel():
+                if self._range[0] <= int(label.min()) and int(label.max()) <= self._range[1]:
+                    continue  # integer labels within a contiguous set of values: two reductions suffice
+            outside = ~torch.isin(label, allowed.to(label.dtype))  # no sort of the whole label (torch.unique)
+            if bool(outside.any()):
+                bad = torch.unique(label[outside])
                 meta = getattr(d[key], "meta", {}) or {}
                 source = d.get(f"{key}_path", meta.get("filename_or_obj", "an item without a file path"))
                 shown = ", ".join(str(v) for v in bad[:8].tolist()) + (", ..." if bad.numel() > 8 else "")

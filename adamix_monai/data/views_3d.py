@@ -155,6 +155,7 @@ def weak_strong_views_3d(
     gamma_prob: float = 0.5,
     blur_prob: float = 0.8,
     label_values: Sequence[int] | None = (0, 1),
+    views: str = "workers",
 ) -> Compose:
     """The AdaMix LA views on channel-first (C, D, H, W) volumes.
 
@@ -180,11 +181,21 @@ def weak_strong_views_3d(
         gamma_prob: probability of the gamma change.
         blur_prob: probability of the blur.
         label_values: allowed label values, checked first (:class:`CheckLabelsd`); None skips the check.
+        views: ``"workers"`` (both views here) or ``"device"``: the weak view and the label only (the geometry,
+            which has to be done before volumes of different sizes are stacked); the trainer then makes the strong
+            view of each batch on its device with :class:`~adamix_monai.data.device_views.BatchViews3d` (the same
+            gamma and blur distributions).
 
     Returns:
         A MONAI ``Compose`` over dictionaries (seed it with ``set_random_state``, or use
         :class:`~adamix_monai.data.SeededDataset`).
+
+    Raises:
+        ValueError: on another ``views``.
     """
+    if views not in ("workers", "device"):
+        raise ValueError(f"weak_strong_views_3d: views must be 'workers' or 'device', got {views!r}.")
+    strong = strong and views == "workers"
     keys = [image_key] + ([label_key] if label_key else [])
     roi = tuple(int(s) for s in roi_size)
     transforms: list[Any] = []

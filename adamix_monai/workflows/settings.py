@@ -71,7 +71,7 @@ def check_settings(**settings: Any) -> bool:
     ``cache_rate``, ``lr_decay_fraction`` (in [0, 1]), ``image_size`` (``spatial_dims`` sides, divisible by 16 and
     by ``grid``),
     ``grid``, ``topk`` (1 <= topk <= the number of patches), ``device`` (one that exists here), ``views``
-    (``workers`` or ``device``; ``device`` for the 2D bundles).
+    (``workers`` or ``device``).
 
     Returns:
         True (so it can sit in a config's ``initialize`` list).
@@ -137,8 +137,6 @@ def check_settings(**settings: Any) -> bool:
     if "views" in given:
         if given["views"] not in VIEWS:
             bad("views", f"expected one of {', '.join(VIEWS)}")
-        elif given["views"] == "device" and _is_int(dims) and dims != 2:
-            bad("views", "expected workers: views on the device are made for 2D bundles (ACDC, ISIC) so far")
     if "device" in given:
         problem = _device_problem(given["device"])
         if problem:

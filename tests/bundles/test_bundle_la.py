@@ -69,6 +69,22 @@ def test_splits_and_trainer(mini_la, tmp_path, paradigm, mix):
     assert unlabeled == [f"CASE{i:02d}" for i in range(9)]
 
 
+def test_views_on_the_device_train_and_are_recorded(mini_la, tmp_path):
+    """``--views device``: the loaders crop (the geometry) and make no strong view, the trainer's
+    :class:`BatchViews3d` makes it on the device; the run trains and records the choice."""
+    parser = parse(mini_la, tmp_path, views="device", labeled_cases=2)
+    trainer = parser.get_parsed_content("train#trainer")
+    assert type(trainer.device_views).__name__ == "BatchViews3d" and trainer.device_views.seed == 1
+    item = parser.get_parsed_content("train#dataset")[0]
+    assert "image_strong" not in item and list(item["image"].shape) == [1, *parser.get_parsed_content("image_size")]
+    common = ["--dataset_dir", str(mini_la), "--bundle_root", str(tmp_path), "--labeled_cases", "2", *TINY]
+    check(bundle_run("adamix_la", ["train.json", "cpu.json"], *common, "--views", "device"))
+    run = tmp_path / "runs" / "self_training-adamix-10pct-seed1"
+    assert json.loads((run / "run.json").read_text())["settings"]["views"] == "device"
+    with open(run / "history.csv") as f:
+        assert all(float(r["loss"]) > 0 for r in csv.DictReader(f))
+
+
 def test_missing_dataset_gives_one_clear_message(tmp_path):
     proc = bundle_run(
         "adamix_la", ["train.json"], "--dataset_dir", str(tmp_path / "no_la"), "--bundle_root", str(tmp_path)

@@ -1,6 +1,7 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""The batched views on the device: alignment, the per-sample path's operations and distributions, determinism."""
+"""The batched views on the device (2D and 3D): alignment, the per-sample path's operations and distributions,
+determinism."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ import numpy as np
 import pytest
 import torch
 from monai.data import CacheDataset
-from monai.transforms import Compose, GaussianSmooth, Randomizable, ScaleIntensity
+from monai.transforms import AdjustContrast, Compose, GaussianSmooth, Randomizable, ScaleIntensity
+from scipy.ndimage import gaussian_filter
 from scipy.stats import ks_2samp
 
 from adamix_monai.data.device_views import (
     BatchViews2d,
+    BatchViews3d,
     RecordSpatialShaped,
+    adjust_gamma_batch,
     equalize_batch,
+    gaussian_blur_reflect,
     isic_batch_views,
 )
 from adamix_monai.data.views import EqualizeHistogramd, weak_strong_views_2d
+from adamix_monai.data.views_3d import weak_strong_views_3d
 from adamix_monai.workflows.settings import SettingsError, check_settings
 
 
@@ -230,5 +236,99 @@ def test_bundle_settings_check_views():
     assert check_settings(views="device", spatial_dims=2)
     with pytest.raises(SettingsError, match="--views 'gpu': expected one of workers, device"):
         check_settings(views="gpu")
-    with pytest.raises(SettingsError, match="--views 'device': expected workers"):
-        check_settings(views="device", spatial_dims=3)
+    assert check_settings(views="device", spatial_dims=3)
+
+
+# ---- 3D (LA) -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(12, 14, 16), (5, 9, 3)], ids=["sides-above-radius", "sides-below-radius"])
+def test_3d_blur_is_scipys_reflect_gaussian_per_image(shape):
+    """Each volume with its own sigma, edges reflected as scipy's ``"reflect"`` (also where the kernel is wider
+    than the side and the reflection repeats), sigma 0 leaving a volume as it is."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 2, *shape)
+    sigma = np.array([0.1, 0.9, 2.0, 0.0])
+    out = gaussian_blur_reflect(x, sigma)
+    for i in range(3):
+        expected = gaussian_filter(x[i].numpy(), sigma=(0.0,) + (sigma[i],) * 3, mode="reflect", truncate=4.0)
+        np.testing.assert_allclose(out[i].numpy(), expected, atol=2e-6)
+    assert torch.equal(out[3], x[3])
+
+
+def test_3d_gamma_is_monais_adjust_contrast_with_retained_stats():
+    torch.manual_seed(1)
+    x = torch.randn(3, 1, 6, 7, 8) * 2 + 1
+    gamma = torch.tensor([0.75, 1.1, 1.25])
+    out = adjust_gamma_batch(x, gamma)
+    for i in range(3):
+        expected = torch.as_tensor(AdjustContrast(float(gamma[i]), retain_stats=True)(x[i]))
+        assert torch.allclose(out[i], expected, atol=1e-6)
+        assert torch.allclose(out[i].mean(), x[i].mean(), atol=1e-5)
+        assert torch.allclose(out[i].std(), x[i].std(), atol=1e-5)
+
+
+def test_3d_loader_keeps_the_geometry_and_the_device_adds_the_strong_view():
+    """``views="device"``: the loader's pipeline rotates, flips, pads and crops the volume and its label together
+    and makes no strong view; the device leaves the weak view and the label as they came and adds the strong view,
+    which the blur or gamma of a drawn volume changes."""
+    rng = np.random.RandomState(0)
+    image = torch.as_tensor(rng.rand(1, 10, 14, 12).astype(np.float32)) + 0.1
+    label = (image > 0.6).long()
+    loader = weak_strong_views_3d(roi_size=(12, 12, 12), views="device", rot_flip_prob=1.0, label_values=None)
+    loader.set_random_state(seed=3)
+    item = loader({"image": image.clone(), "label": label.clone()})
+    assert "image_strong" not in item and item["image"].shape == (1, 12, 12, 12)
+    crop = torch.as_tensor(item["image"])
+    assert torch.equal(torch.as_tensor(item["label"]).bool(), crop > 0.6)  # the label moved with the image
+    batch = {"image": crop[None].expand(6, -1, -1, -1, -1).clone(), "label": torch.as_tensor(item["label"])[None]}
+    out = BatchViews3d(blur_prob=1.0, seed=2)(batch, stream=1, position=0)
+    assert torch.equal(out["image"], batch["image"]) and torch.equal(out["label"], batch["label"])
+    assert out["image_strong"].shape == (6, 1, 12, 12, 12)
+    assert all(not torch.equal(out["image_strong"][i], crop) for i in range(6))
+    with pytest.raises(ValueError, match="views must be 'workers' or 'device'"):
+        weak_strong_views_3d(views="gpu")
+    with pytest.raises(ValueError, match=r"must be \(B, C, D, H, W\)"):
+        BatchViews3d()({"image": torch.zeros(2, 1, 4, 4)})
+
+
+def test_3d_parameter_distributions_match_the_per_sample_path():
+    """Kolmogorov-Smirnov tests over 300 draws per path of statistics that the gamma (skewness, kept mean and
+    standard deviation) and the blur (edges) move: the workers' MONAI pipeline against the batched device path."""
+    rng = np.random.RandomState(5)
+    z, y, x = np.meshgrid(*(np.linspace(0, 1, n) for n in (8, 10, 12)), indexing="ij")
+    volume = torch.as_tensor((np.sin(6 * x) * np.cos(5 * y) + z + 0.3 * rng.rand(8, 10, 12))[None].astype(np.float32))
+    n = 300
+    per_sample = weak_strong_views_3d(roi_size=(8, 10, 12), label_key=None, rot_flip_prob=0.0)
+    a = []
+    for k in range(n):
+        per_sample.set_random_state(seed=k)
+        a.append(torch.as_tensor(per_sample({"image": volume.clone()})["image_strong"]))
+    b = BatchViews3d()({"image": volume[None].expand(n, -1, -1, -1, -1).clone()}, stream=0, position=0)
+
+    def stats(strong: torch.Tensor) -> dict[str, np.ndarray]:
+        flat = strong.reshape(strong.shape[0], -1)
+        centred = flat - flat.mean(1, keepdim=True)
+        return {
+            "mean": flat.mean(1).numpy(),
+            "std": flat.std(1).numpy(),
+            "skew": ((centred**3).mean(1) / centred.pow(2).mean(1).pow(1.5)).numpy(),
+            "edges": (strong[..., 1:] - strong[..., :-1]).abs().mean((1, 2, 3, 4)).numpy(),
+        }
+
+    sa, sb = stats(torch.stack(a)), stats(b["image_strong"])
+    for name in sa:
+        p = ks_2samp(sa[name], sb[name]).pvalue
+        assert p > 1e-3, f"{name}: p = {p:.2e} (workers mean {sa[name].mean():.4f}, device {sb[name].mean():.4f})"
+
+
+def test_3d_views_are_a_function_of_seed_stream_and_position():
+    x = {"image": torch.rand(3, 1, 6, 6, 6)}
+    v = BatchViews3d(seed=5, blur_prob=1.0)
+    first = v(x, stream=2, position=7)
+    v(x, stream=2, position=8)
+    again = v(x, stream=2, position=7)
+    assert torch.equal(first["image_strong"], again["image_strong"])
+    assert not torch.equal(first["image_strong"], v(x, stream=2, position=8)["image_strong"])
+    assert not torch.equal(first["image_strong"], BatchViews3d(seed=6, blur_prob=1.0)(x, 2, 7)["image_strong"])
+    assert not torch.equal(first["image_strong"], BatchViews3d(seed=5, blur_prob=1.0, rank=1)(x, 2, 7)["image_strong"])
