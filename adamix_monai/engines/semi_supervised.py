@@ -70,7 +70,7 @@ class _TwoPass(nn.Module):
         self.network = network
 
     def forward(self, *batches: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return tuple(self.network(x) for x in batches)
+        return tuple(self.network(_plain(x)) for x in batches)  # plain tensors: what torch.compile traces
 
 
 @dataclass
@@ -374,7 +374,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             if dataset is not None and len(dataset) == 0:
                 raise ValueError(f"SemiSupervisedTrainer: the {stream.name} set is empty.")
         probe = next(iter(loader))
-        image = probe[self.image_key].to(self.state.device)
+        image = _plain(probe[self.image_key]).to(self.state.device)
         was_training = self.students[0].training
         self.students[0].eval()
         with torch.no_grad():
