@@ -168,7 +168,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             reference runs every pass every step; each train-mode pass also moves the BatchNorm running
             statistics that validation uses, so skipping changes the run (not only its speed).
         channels_last: run networks and inputs in the channels-last memory format (faster convolutions with
-            oneDNN on CPUs and with tensor cores under AMP; numerically equivalent up to float rounding).
+            oneDNN on CPUs and with tensor cores under AMP). Without dropout the step is the default's up to float
+            rounding (``tests/engines/test_speed_options.py``); with dropout the masks are drawn in memory order,
+            so the run is another draw of the same distribution, not the same run.
         device_views: make the weak and strong views of each batch on the training device (``views="device"``):
             a callable ``(batch, stream=, position=) -> batch`` such as
             :class:`~adamix_monai.data.device_views.BatchViews2d`, given the loader's resized images (and labels)
