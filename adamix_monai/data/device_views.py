@@ -161,7 +161,45 @@ def _per_image(v: torch.Tensor, ndim: int) -> torch.Tensor:
     return v.reshape((-1,) + (1,) * (ndim - 1))
 
 
-class BatchViews2d(Randomizable):
+class _SeededBatchViews(Randomizable):
+    """What the batch views share: the run's seed and DDP rank, and the start of a call (the batch's image as
+    float, its shape checked, ``self.R`` reseeded from ``(seed, stream, position, rank)`` and the batch's
+    parameters drawn by ``randomize``)."""
+
+    layout = "(B, C, H, W)"
+
+    def __init__(self, seed: int, rank: int | None, image_key: str) -> None:
+        self.seed = int(seed)
+        if rank is None:
+            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+            rank = torch.distributed.get_rank() if distributed else 0
+        self.rank = int(rank)
+        self.image_key = image_key
+        self.params: dict[str, np.ndarray] = {}
+
+    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> Any:
+        """Set the run's seed (``seed``), or the state of the next :meth:`randomize` (``state``)."""
+        if seed is not None:
+            self.seed = int(seed)
+        super().set_random_state(seed=seed, state=state)
+        return self
+
+    def _start(
+        self, data: Mapping[Hashable, Any], stream: int | None, position: int | None
+    ) -> tuple[dict[Hashable, Any], torch.Tensor]:
+        d = dict(data)
+        image = torch.as_tensor(d[self.image_key]).float()
+        if image.ndim != self.layout.count(",") + 1:
+            raise ValueError(
+                f"{type(self).__name__}: '{self.image_key}' must be {self.layout}, got {tuple(image.shape)}."
+            )
+        if stream is not None and position is not None:
+            self.R = np.random.RandomState(_seed(self.seed, stream, position, self.rank))
+        self.randomize(batch_size=image.shape[0])
+        return d, image
+
+
+class BatchViews2d(_SeededBatchViews):
     """The AdaMix 2D views (ACDC, ISIC) of a batch on its device: the per-batch twin of
     :func:`~adamix_monai.data.views.weak_strong_views_2d` (same arguments, same parameter distributions).
 
@@ -210,25 +248,8 @@ class BatchViews2d(Randomizable):
         self.saturation, self.hue = float(saturation), float(hue)
         self.posterize_prob, self.blur_prob = float(posterize_prob), float(blur_prob)
         self.normalize = None if normalize is None else tuple(tuple(float(v) for v in part) for part in normalize)
-        self.seed = int(seed)
-        if rank is None:
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            rank = torch.distributed.get_rank() if distributed else 0
-        self.rank = int(rank)
-        self.image_key, self.label_key, self.strong_key, self.shape_key = (
-            image_key,
-            label_key,
-            strong_key,
-            shape_key,
-        )
-        self.params: dict[str, np.ndarray] = {}
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> BatchViews2d:
-        """Set the run's seed (``seed``), or the state of the next :meth:`randomize` (``state``)."""
-        if seed is not None:
-            self.seed = int(seed)
-        super().set_random_state(seed=seed, state=state)
-        return self
+        super().__init__(seed, rank, image_key)
+        self.label_key, self.strong_key, self.shape_key = label_key, strong_key, shape_key
 
     # ---- randomize ---------------------------------------------------------------------------------------------
     def randomize(self, data: Any = None, batch_size: int = 1) -> None:
@@ -272,13 +293,7 @@ class BatchViews2d(Randomizable):
         position: int | None = None,
     ) -> dict[Hashable, Any]:
         """The views of one batch; with ``stream`` and ``position``, seeded by its place in the run."""
-        d = dict(data)
-        image = torch.as_tensor(d[self.image_key]).float()
-        if image.ndim != 4:
-            raise ValueError(f"BatchViews2d: '{self.image_key}' must be (B, C, H, W), got {tuple(image.shape)}.")
-        if stream is not None and position is not None:
-            self.R = np.random.RandomState(_seed(self.seed, stream, position, self.rank))
-        self.randomize(batch_size=image.shape[0])
+        d, image = self._start(data, stream, position)
         label = d.get(self.label_key)
         label = None if label is None else torch.as_tensor(label).to(image.device)
         shape = d.get(self.shape_key)
@@ -490,7 +505,7 @@ def adjust_gamma_batch(x: torch.Tensor, gamma: torch.Tensor, epsilon: float = 1e
     return (std * out + mean).reshape(x.shape)
 
 
-class BatchViews3d(Randomizable):
+class BatchViews3d(_SeededBatchViews):
     """The AdaMix LA strong view of a batch of cropped volumes on its device: the per-batch twin of the
     photometric half of :func:`~adamix_monai.data.views_3d.weak_strong_views_3d` (same parameter distributions).
 
@@ -514,6 +529,8 @@ class BatchViews3d(Randomizable):
         image_key, strong_key: batch keys (the weak view in, the strong view out).
     """
 
+    layout = "(B, C, D, H, W)"
+
     def __init__(
         self,
         gamma_prob: float = 0.5,
@@ -528,20 +545,8 @@ class BatchViews3d(Randomizable):
         self.gamma_prob, self.blur_prob = float(gamma_prob), float(blur_prob)
         self.gamma = (float(gamma[0]), float(gamma[1]))
         self.sigma = (float(sigma[0]), float(sigma[1]))
-        self.seed = int(seed)
-        if rank is None:
-            distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-            rank = torch.distributed.get_rank() if distributed else 0
-        self.rank = int(rank)
-        self.image_key, self.strong_key = image_key, strong_key
-        self.params: dict[str, np.ndarray] = {}
-
-    def set_random_state(self, seed: int | None = None, state: np.random.RandomState | None = None) -> BatchViews3d:
-        """Set the run's seed (``seed``), or the state of the next :meth:`randomize` (``state``)."""
-        if seed is not None:
-            self.seed = int(seed)
-        super().set_random_state(seed=seed, state=state)
-        return self
+        super().__init__(seed, rank, image_key)
+        self.strong_key = strong_key
 
     def randomize(self, data: Any = None, batch_size: int = 1) -> None:
         """Draw the parameters of one batch of ``batch_size`` volumes from ``self.R`` into ``self.params``."""
@@ -560,13 +565,7 @@ class BatchViews3d(Randomizable):
         position: int | None = None,
     ) -> dict[Hashable, Any]:
         """The batch with its strong view added; with ``stream`` and ``position``, seeded by its place in the run."""
-        d = dict(data)
-        image = torch.as_tensor(d[self.image_key]).float()
-        if image.ndim != 5:
-            raise ValueError(f"BatchViews3d: '{self.image_key}' must be (B, C, D, H, W), got {tuple(image.shape)}.")
-        if stream is not None and position is not None:
-            self.R = np.random.RandomState(_seed(self.seed, stream, position, self.rank))
-        self.randomize(batch_size=image.shape[0])
+        d, image = self._start(data, stream, position)
         d[self.image_key] = image
         d[self.strong_key] = self.photometric(image)
         return d
