@@ -573,11 +573,7 @@ class BatchViews3d(_SeededBatchViews):
     def photometric(self, x: torch.Tensor) -> torch.Tensor:
         """The strong view of a weak batch with the drawn parameters: gamma, then blur."""
         p, out = self.params, x
-        for flag, make in (
-            ("gamma", lambda t: adjust_gamma_batch(t, torch.as_tensor(p["gamma_value"]))),
-            ("blur", lambda t: gaussian_blur_reflect(t, np.where(p["blur"], p["sigma"], 0.0))),
-        ):
-            if p[flag].any():
-                chosen = _per_image(torch.as_tensor(p[flag], device=x.device), x.ndim)
-                out = torch.where(chosen, make(out), out)
-        return out
+        if p["gamma"].any():
+            chosen = _per_image(torch.as_tensor(p["gamma"], device=x.device), x.ndim)
+            out = torch.where(chosen, adjust_gamma_batch(out, torch.as_tensor(p["gamma_value"])), out)
+        return gaussian_blur_reflect(out, np.where(p["blur"], p["sigma"], 0.0))  # sigma 0: left as it is
