@@ -70,15 +70,25 @@ def method_name(paradigm: str, mix: str) -> str:
 
 
 def describe_run(
-    paradigm: str, mix: str, fuse_forwards: bool = False, skip_unused_passes: bool = False, views: str = "workers"
+    paradigm: str,
+    mix: str,
+    fuse_forwards: bool = False,
+    skip_unused_passes: bool = False,
+    views: str = "workers",
+    fast_dropout: bool = False,
 ) -> dict[str, str]:
     """The summary columns of a run, as the paper's tables: ``method``, ``perturbation`` and ``framework``.
 
     The trainer's speed options, which change the step from the reference's, are named in the method
-    (``AdaMix-ST (fused, skip)``; views made on the device: ``device views``), so that tables never pool their
-    runs with the reference step's.
+    (``AdaMix-ST (fused, skip)``; views made on the device: ``device views``; ``fast dropout``), so that tables
+    never pool their runs with the reference step's.
     """
-    flags = (("fused", fuse_forwards), ("skip", skip_unused_passes), ("device views", views == "device"))
+    flags = (
+        ("fused", fuse_forwards),
+        ("skip", skip_unused_passes),
+        ("device views", views == "device"),
+        ("fast dropout", fast_dropout),
+    )
     options = [name for name, on in flags if on]
     return {
         "method": method_name(paradigm, mix) + (f" ({', '.join(options)})" if options else ""),

@@ -6,7 +6,7 @@ Usage (from the repository root; the data is ``$ADAMIX_DATA_DIR/ACDC`` or ``--da
 
     python benchmarks/bench_acdc_step.py [--sizes 128,256] [--iters 12] [--warmup 2] [--views workers|device]
         [--cache_rate 1.0] [--prob 0.5] [--paradigm self_training] [--mix adamix] [--fuse_forwards]
-        [--skip_unused_passes] [--channels_last] [--threads 2]
+        [--skip_unused_passes] [--channels_last] [--fast_dropout] [--threads 2]
 
 Each size runs in its own process. The trainer is the bundle's own (``configs/train.json`` + ``configs/cpu.json``:
 10% labels, batch 4 labeled + 4 unlabeled, the reference's exact step unless a speed option is given, no loader
@@ -85,6 +85,7 @@ def child(args: argparse.Namespace) -> None:
         "cache_rate": args.cache_rate,
         "fuse_forwards": args.fuse_forwards,
         "skip_unused_passes": args.skip_unused_passes,
+        "fast_dropout": args.fast_dropout,
         "epoch_samples": (args.warmup + args.iters) * 4,
         "epochs": 1,
         "output_dir": "/tmp/bench_acdc_step",
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--fuse_forwards", action="store_true")
     parser.add_argument("--skip_unused_passes", action="store_true")
     parser.add_argument("--channels_last", action="store_true")
+    parser.add_argument("--fast_dropout", action="store_true")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--dataset_dir", default=None)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -190,7 +192,7 @@ def main() -> None:
         f"# bench_acdc_step: torch {torch.__version__}, {args.threads} threads, {args.paradigm} + {args.mix}, "
         f"batch 4 + 4, views={args.views}, cache_rate={args.cache_rate}, prob={args.prob}, "
         f"fuse_forwards={args.fuse_forwards}, skip_unused_passes={args.skip_unused_passes}, "
-        f"channels_last={args.channels_last}, median of {args.iters} steps after {args.warmup}"
+        f"channels_last={args.channels_last}, fast_dropout={args.fast_dropout}, median of {args.iters} steps after {args.warmup}"
     )
     print("| size | " + " | ".join(f"{p} s" for p in PHASES) + " | step s | " + " | ".join(
         f"{p} peak MiB" for p in PHASES) + " | after startup MiB | process peak GiB |")  # fmt: skip
@@ -200,7 +202,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--child", "--size", str(size)]
         for name in ("iters", "warmup", "views", "cache_rate", "prob", "paradigm", "mix", "threads"):
             cmd += [f"--{name}", str(getattr(args, name))]
-        for flag in ("fuse_forwards", "skip_unused_passes", "channels_last"):
+        for flag in ("fuse_forwards", "skip_unused_passes", "channels_last", "fast_dropout"):
             if getattr(args, flag):
                 cmd.append(f"--{flag}")
         if args.dataset_dir:

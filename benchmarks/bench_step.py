@@ -135,6 +135,7 @@ def child(args: argparse.Namespace) -> None:
         **_mix_arguments(SemiSupervisedTrainer, args.mix, prob=args.prob, grid=args.grid or (4 if three_d else 8), topk=16),
         amp=args.amp,
         channels_last=args.channels_last,
+        fast_dropout=args.fast_dropout,
         fuse_forwards=args.fuse_forwards,
         skip_unused_passes=args.skip_unused_passes,
         unlabeled_data_loader=None
@@ -178,6 +179,7 @@ def main() -> None:
     parser.add_argument("--amp", action="store_true")
     parser.add_argument("--prob", type=float, default=0.5, help="mix probability per batch (0.5 as the paper)")
     parser.add_argument("--channels-last", action="store_true", help="SemiSupervisedTrainer(channels_last=True)")
+    parser.add_argument("--fast-dropout", action="store_true", help="SemiSupervisedTrainer(fast_dropout=True)")
     parser.add_argument("--fuse-forwards", action="store_true", help="speed option: one no-grad forward per model")
     parser.add_argument(
         "--skip-unused-passes", action="store_true", help="speed option: skip no-grad views nothing reads"
@@ -201,7 +203,7 @@ def main() -> None:
     print(
         f"# bench_step: torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}, "
         f"{model}, B={args.batch} labeled + {args.batch} unlabeled, "
-        f"amp={args.amp}, channels_last={args.channels_last}, prob={args.prob}, "
+        f"amp={args.amp}, channels_last={args.channels_last}, fast_dropout={args.fast_dropout}, prob={args.prob}, "
         f"fuse_forwards={args.fuse_forwards}, skip_unused_passes={args.skip_unused_passes}, "
         f"mean of {args.iters} iterations after {args.warmup} warm-up"
     )
@@ -242,6 +244,8 @@ def main() -> None:
                 cmd.append("--amp")
             if args.channels_last:
                 cmd.append("--channels-last")
+            if args.fast_dropout:
+                cmd.append("--fast-dropout")
             if args.fuse_forwards:
                 cmd.append("--fuse-forwards")
             if args.skip_unused_passes:

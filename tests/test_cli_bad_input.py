@@ -31,6 +31,8 @@ CASES = [
     ("train", ["--mix", "adamx"], ["--mix 'adamx'", "adamix"]),
     ("train", ["--device", "cuda:7"], ["--device 'cuda:7'"]),
     ("train", ["--views", "gpu"], ["--views 'gpu'", "workers, device"]),
+    ("train", ["--fast_dropout", "maybe"], ["--fast_dropout 'maybe'", "True or False"]),
+    ("train", ["--channels_last", "1"], ["--channels_last 1", "True or False"]),
     ("train", ["--image_size", "[64]"], ["--image_size [64]", "expected 2 sides", "2D"]),
     ("train", ["--image_size", "[64,64,64]"], ["--image_size [64, 64, 64]", "expected 2 sides"]),
     ("train", ["--run_name"], ["--run_name needs a value"]),

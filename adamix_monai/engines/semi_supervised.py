@@ -31,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from adamix_monai.data.loaders import LoaderStream, derive_loader, resume_epoch
 from adamix_monai.engines.ema import ema_decay, ema_update
 from adamix_monai.handlers.adamix import AdaMixHandler
+from adamix_monai.networks.dropout import use_fast_dropout
 from adamix_monai.schedule import proxy_dice_loss
 from adamix_monai.transforms import AdaMix, MixMode
 
@@ -171,6 +172,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             oneDNN on CPUs and with tensor cores under AMP). Without dropout the step is the default's up to float
             rounding (``tests/engines/test_speed_options.py``); with dropout the masks are drawn in memory order,
             so the run is another draw of the same distribution, not the same run.
+        fast_dropout: speed option, off by default. Replace the networks' ``nn.Dropout`` layers by
+            :class:`~adamix_monai.networks.FastDropout`, whose masks cost a fraction of ``bernoulli_``'s on CPUs
+            (the same keep probability to within ``2**-33``, the same scaling; other random bits, so another draw
+            of the same run, not the same numbers).
         device_views: make the weak and strong views of each batch on the training device (``views="device"``):
             a callable ``(batch, stream=, position=) -> batch`` such as
             :class:`~adamix_monai.data.device_views.BatchViews2d`, given the loader's resized images (and labels)
@@ -208,6 +213,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         fuse_forwards: bool = False,
         skip_unused_passes: bool = False,
         channels_last: bool = False,
+        fast_dropout: bool = False,
         device_views: Callable[..., Mapping[str, Any]] | None = None,
         image_key: str = "image",
         strong_key: str = "image_strong",
@@ -246,6 +252,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         self.fuse_forwards = bool(fuse_forwards)
         self.skip_unused_passes = bool(skip_unused_passes)
         self.channels_last = bool(channels_last)
+        self.fast_dropout = bool(fast_dropout)
         self.device_views = device_views
         self.ema_decay_max, self.ema_buffers = float(ema_decay), ema_buffers
 
@@ -262,6 +269,9 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         if self.channels_last:
             for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
                 model.to(memory_format=self._memory_format(plain))
+        if self.fast_dropout:
+            for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+                use_fast_dropout(model)
         passes = [_TwoPass(s) for s in self.students]
         if self.distributed:
             ids = [self.state.device] if torch.device(self.state.device).type == "cuda" else None

@@ -438,7 +438,7 @@ def _data_identity(data: Any) -> str:
 #: Settings a run may change on resume: ``epochs`` may grow (continuing a finished run for more epochs).
 _EXTENSIBLE = ("epochs",)
 #: Settings added after runs were recorded, with the value a record without them ran with.
-_ADDED_LATER = {"fuse_forwards": False, "skip_unused_passes": False, "views": "workers"}
+_ADDED_LATER = {"fuse_forwards": False, "skip_unused_passes": False, "views": "workers", "fast_dropout": False}
 
 
 def record_run(output_dir: str | os.PathLike, settings: dict[str, Any], data: dict[str, Any]) -> bool:

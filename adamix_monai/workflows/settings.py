@@ -27,6 +27,8 @@ MIXES = ("none", "cutmix", "umix", "iumix", "adamix_v1", "adamix_v2", "adamix")
 #: Where the training views are made: per sample in the loader's workers, or per batch on the training device
 #: (:mod:`adamix_monai.data.device_views`).
 VIEWS = ("workers", "device")
+#: On/off options (``--amp True``); MONAI's command line gives them as Python booleans.
+FLAGS = ("amp", "fuse_forwards", "skip_unused_passes", "channels_last", "fast_dropout")
 #: The networks halve every side four times.
 SIZE_MULTIPLE = 16
 
@@ -71,7 +73,7 @@ def check_settings(**settings: Any) -> bool:
     ``cache_rate``, ``lr_decay_fraction`` (in [0, 1]), ``image_size`` (``spatial_dims`` sides, divisible by 16 and
     by ``grid``),
     ``grid``, ``topk`` (1 <= topk <= the number of patches), ``device`` (one that exists here), ``views``
-    (``workers`` or ``device``).
+    (``workers`` or ``device``), and the on/off options :data:`FLAGS` (``True`` or ``False``).
 
     Returns:
         True (so it can sit in a config's ``initialize`` list).
@@ -134,6 +136,9 @@ def check_settings(**settings: Any) -> bool:
         if not (_is_int(topk) and topk >= 1 and (patches is None or topk <= patches)):
             bad("topk", f"expected a whole number in [1, {patches}], the patches of the grid" if patches else
                 "expected a whole number >= 1")  # fmt: skip
+    for name in FLAGS:
+        if name in given and not isinstance(given[name], bool):
+            bad(name, "expected True or False")
     if "views" in given:
         if given["views"] not in VIEWS:
             bad("views", f"expected one of {', '.join(VIEWS)}")

@@ -38,3 +38,26 @@ def test_channels_last_is_the_default_step_up_to_float_rounding_without_dropout(
     with_dropout, _ = _first_step(no_dropout=False)
     fast_dropout, _ = _first_step(no_dropout=False, channels_last=True)
     assert with_dropout["loss"] != fast_dropout["loss"]
+
+
+def test_fast_dropout_is_the_default_step_given_nn_dropouts_masks(monkeypatch):
+    """The trainer's ``fast_dropout`` swaps every nn.Dropout for FastDropout. Fed nn.Dropout's own masks (the same
+    ``bernoulli_`` draws), the AdaMix-ST step is the default's bit for bit (losses and gradients): the option
+    changes where the masks' random bits come from, nothing else. With its own masks it is another draw."""
+    from adamix_monai.networks import FastDropout
+    from adamix_monai.networks import dropout as dropout_module
+
+    default, g_default = _first_step(no_dropout=False)
+    fast, g_fast = _first_step(no_dropout=False, fast_dropout=True)
+    assert default["loss"] != fast["loss"]  # other masks
+
+    def bernoulli_mask(x, keep_prob, generator=None):
+        return torch.empty_like(x).bernoulli_(keep_prob, generator=generator).bool()
+
+    monkeypatch.setattr(dropout_module, "keep_mask", bernoulli_mask)
+    same, g_same = _first_step(no_dropout=False, fast_dropout=True)
+    assert same == default
+    assert all(torch.equal(a, b) for a, b in zip(g_default, g_same))
+    trainer = make_trainer("self_training", "adamix", max_epochs=1, fast_dropout=True)
+    assert sum(isinstance(m, FastDropout) for m in trainer.students[0].modules()) == 5  # 3 encoder + 2 decoder
+    assert not any(type(m) is torch.nn.Dropout for m in trainer.students[0].modules())
