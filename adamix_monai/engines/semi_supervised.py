@@ -626,12 +626,46 @@ class SemiSupervisedTrainer(SupervisedTrainer):
 
     # ---- phase 5: gradient passes, losses, update ----------------------------------------------------------------
     def _update(self, engine: Any, mixed: Sequence[_Mixed]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Each student's gradient passes (labeled and unlabeled apart), ``loss = (loss_s + loss_u) / 2``, one
-        backward, each optimizer's step. Returns ``(loss, loss_s, loss_u)``."""
-        device_type = torch.device(self.state.device).type
+        """Each student's gradient passes (labeled and unlabeled apart), ``loss = (loss_s + loss_u) / 2``, the
+        backward, each optimizer's step. Returns ``(loss, loss_s, loss_u)``, detached.
+
+        Without DDP each pass's share of ``loss`` is backpropagated as soon as its loss is computed, which frees
+        that pass's activations before the next pass runs: the gradients are those of one backward of ``loss``,
+        bit for bit (every term gets the same weight, a power of two, and each parameter the same two
+        contributions, added once; float addition is commutative), at the peak memory of one pass instead of all
+        of them. Under DDP, whose reducer wants one backward per forward, a student's two passes run in one
+        ``forward`` and ``loss`` gets one backward.
+        """
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=self.optim_set_to_none)
-        with torch.autocast(device_type, enabled=bool(self.amp)):
+        if self.distributed:
+            loss, loss_s, loss_u = self._joint_losses(mixed)
+            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+            engine.fire_event(IterationEvents.LOSS_COMPLETED)
+            self._backward(loss)
+        else:
+            loss, loss_s, loss_u = self._pass_by_pass_backward(mixed)
+            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+            engine.fire_event(IterationEvents.LOSS_COMPLETED)
+        engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
+        for opt in self.optimizers:
+            if self.scaler is not None:
+                self.scaler.step(opt)
+            else:
+                opt.step()
+        if self.scaler is not None:
+            self.scaler.update()
+        return loss.detach(), loss_s.detach(), loss_u.detach() if loss_u is not None else None
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(torch.device(self.state.device).type, enabled=bool(self.amp))
+
+    def _backward(self, value: torch.Tensor) -> None:
+        (self.scaler.scale(value) if self.scaler is not None else value).backward()
+
+    def _joint_losses(self, mixed: Sequence[_Mixed]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Every gradient pass, then ``loss`` with the graphs of all passes (for one backward)."""
+        with self._autocast():
             sup_terms, unsup_terms = [], []
             for two_pass, m in zip(self.grad_passes, mixed):
                 outs = two_pass(m.labeled[0], m.unlabeled[0]) if m.unlabeled is not None else two_pass(m.labeled[0])
@@ -641,20 +675,30 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             loss_s = torch.stack(sup_terms).mean()
             loss_u = torch.stack(unsup_terms).mean() if unsup_terms else None
             loss = (loss_s + loss_u) / 2 if loss_u is not None else loss_s
-        engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-        engine.fire_event(IterationEvents.LOSS_COMPLETED)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
-            for opt in self.optimizers:
-                self.scaler.step(opt)
-            self.scaler.update()
-        else:
-            loss.backward()
-            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
-            for opt in self.optimizers:
-                opt.step()
         return loss, loss_s, loss_u
+
+    def _pass_by_pass_backward(
+        self, mixed: Sequence[_Mixed]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Each gradient pass, its loss term and that term's backward, in the joint path's order."""
+        students = len(mixed)
+        half = 0.5 if mixed[0].unlabeled is not None else 1.0  # loss = (loss_s + loss_u) / 2, or loss_s alone
+        weight = half / students  # each term's share of loss: exact (a power of two) for 1 or 2 students
+        sup_terms, unsup_terms = [], []
+        for two_pass, m in zip(self.grad_passes, mixed):
+            network = two_pass.network
+            batches = [(m.labeled, None, sup_terms)]
+            if m.unlabeled is not None:
+                batches.append((m.unlabeled, m.mask, unsup_terms))
+            for (images, target), mask, terms in batches:
+                with self._autocast():
+                    out = network(_plain(images)).float()
+                    term = self.loss_function(out, target) if mask is None else self.loss_function(out, target, mask)
+                self._backward(term * weight)
+                terms.append(term.detach())
+        loss_s = torch.stack(sup_terms).mean()
+        loss_u = torch.stack(unsup_terms).mean() if unsup_terms else None
+        return ((loss_s + loss_u) / 2 if loss_u is not None else loss_s), loss_s, loss_u
 
     def _after_update(self, engine: Any) -> None:
         """The teacher's EMA step, the ranks' buffer sync (DDP), and the mixers' statistics for this step."""
