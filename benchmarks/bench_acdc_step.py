@@ -6,7 +6,7 @@ Usage (from the repository root; the data is ``$ADAMIX_DATA_DIR/ACDC`` or ``--da
 
     python benchmarks/bench_acdc_step.py [--sizes 128,256] [--iters 12] [--warmup 2] [--views workers|device]
         [--cache_rate 1.0] [--prob 0.5] [--paradigm self_training] [--mix adamix] [--fuse_forwards]
-        [--skip_unused_passes] [--channels_last] [--fast_dropout] [--threads 2]
+        [--skip_unused_passes] [--channels_last] [--fast_dropout] [--threads 2] [--reference floor,model]
 
 Each size runs in its own process. The trainer is the bundle's own (``configs/train.json`` + ``configs/cpu.json``:
 10% labels, batch 4 labeled + 4 unlabeled, the reference's exact step unless a speed option is given, no loader
@@ -63,44 +63,6 @@ def _peak_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _reference_floor(size: int, batch: int = 4):
-    """The network work of one step of the reference code, alone: a lower bound of the reference's step time.
-
-    The reference's U-Net (the paper's: our ``AdaMixUNet`` with ``nn.Dropout`` and out-of-place LeakyReLUs, as the
-    reference's blocks are, contiguous memory, PyTorch eager) and AdamW; its three no-grad groups over 2B, 2B and B
-    images, its two gradient passes over B images each, one backward, one optimizer step (``docs/algorithm.md``
-    section 3.1). The inputs are made once, beforehand, and the loss is a logsumexp mean, cheaper than the
-    reference's CE + Dice: the reference's step also loads and augments its 16 items, softmaxes, mixes image by image
-    in Python and logs, so it cannot take less time than this.
-    """
-    import torch
-
-    from adamix_monai.networks import AdaMixUNet
-
-    net = AdaMixUNet(2, 1, 4).train()
-    for module in net.modules():
-        if isinstance(module, torch.nn.LeakyReLU):
-            module.inplace = False
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
-    gen = torch.Generator().manual_seed(0)
-    def images(n: int) -> torch.Tensor:
-        return torch.rand(n, 1, size, size, generator=gen)
-
-    groups = (images(2 * batch), images(2 * batch), images(batch))  # aux weak, main weak, unlabeled strong
-    lab, unl = images(batch), images(batch)
-
-    def step() -> None:
-        with torch.no_grad():
-            for x in groups:
-                net(x)
-        loss = (net(lab).logsumexp(1).mean() + net(unl).logsumexp(1).mean()) / 2
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
 
 
 def child(args: argparse.Namespace) -> None:
@@ -186,17 +148,23 @@ def child(args: argparse.Namespace) -> None:
     trainer.add_event_handler(Events.GET_BATCH_STARTED, get_batch_started)
     trainer.add_event_handler(Events.GET_BATCH_COMPLETED, get_batch_completed)
     trainer.add_event_handler(Events.ITERATION_COMPLETED, iteration_completed)
-    floor_times: list[float] = []
-    if args.reference_floor:
-        floor_step = _reference_floor(args.size)
+    reference_times: dict[str, list[float]] = {}
+    if args.reference:
+        from reference_model import ReferenceModelStep, network_floor
 
-        def floor_after_step(engine):  # after iteration_completed: outside the step's timing
-            t = time.perf_counter()
-            floor_step()
-            if current["timing"]:
-                floor_times.append(time.perf_counter() - t)
+        models = {"floor": lambda: network_floor(args.size), "model": lambda: ReferenceModelStep(
+            Path(parser.get_parsed_content("dataset_dir")), args.size)}  # fmt: skip
+        references = {name: models[name]() for name in args.reference.split(",")}
+        reference_times = {name: [] for name in references}
 
-        trainer.add_event_handler(Events.ITERATION_COMPLETED, floor_after_step)
+        def references_after_step(engine):  # after iteration_completed: outside the step's timing
+            for name, step in references.items():
+                t = time.perf_counter()
+                step()
+                if current["timing"]:
+                    reference_times[name].append(time.perf_counter() - t)
+
+        trainer.add_event_handler(Events.ITERATION_COMPLETED, references_after_step)
     trainer.run()
     print(
         json.dumps(
@@ -208,7 +176,7 @@ def child(args: argparse.Namespace) -> None:
                 "startup_peak_mib": startup_peak,
                 "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                 "iterations": len(totals),
-                "floor_seconds": statistics.median(floor_times) if floor_times else None,
+                "reference_seconds": {k: statistics.median(v) for k, v in reference_times.items() if v},
             }
         )
     )
@@ -229,9 +197,11 @@ def main() -> None:
     parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--fast_dropout", action="store_true")
     parser.add_argument(
-        "--reference_floor",
-        action="store_true",
-        help="after each step, time the reference code's network work alone (interleaved); memory then includes it",
+        "--reference",
+        default="",
+        help="after each step, time models of the reference code's step (benchmarks/reference_model.py), "
+        "interleaved: 'floor' (its network work alone, a lower bound), 'model' (the whole step), or both "
+        "('floor,model'); the memory columns then include them",
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--dataset_dir", default=None)
@@ -255,9 +225,9 @@ def main() -> None:
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--child", "--size", str(size)]
-        for name in ("iters", "warmup", "views", "cache_rate", "prob", "paradigm", "mix", "threads"):
+        for name in ("iters", "warmup", "views", "cache_rate", "prob", "paradigm", "mix", "threads", "reference"):
             cmd += [f"--{name}", str(getattr(args, name))]
-        for flag in ("fuse_forwards", "skip_unused_passes", "channels_last", "fast_dropout", "reference_floor"):
+        for flag in ("fuse_forwards", "skip_unused_passes", "channels_last", "fast_dropout"):
             if getattr(args, flag):
                 cmd.append(f"--{flag}")
         if args.dataset_dir:
@@ -274,8 +244,10 @@ def main() -> None:
         startup = r["startup_peak_mib"]
         print(f"| {size} | {times} | {r['seconds']:.3f} | {mems} | {startup:.0f} | {r['peak_gib']:.2f} |", flush=True)
     for r in results:
-        floor = r.get("floor_seconds")
-        extra = f" reference_floor_s={floor:.3f} floor_over_step={floor / r['seconds']:.2f}" if floor else ""
+        extra = "".join(
+            f" reference_{name}_s={t:.3f} speedup_over_{name}={t / r['seconds']:.2f}"
+            for name, t in r.get("reference_seconds", {}).items()
+        )
         print(f"size={r['size']} seconds={r['seconds']:.3f} peak_gib={r['peak_gib']:.2f}{extra}")
 
 

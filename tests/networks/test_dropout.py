@@ -1,6 +1,6 @@
 # Copyright (c) adamix-monai contributors
 # SPDX-License-Identifier: Apache-2.0
-"""FastDropout: nn.Dropout's layer (keep probability, scaling, gradient) with a mask from 32 random bits."""
+"""FastDropout: nn.Dropout's layer (keep probability, scaling, gradient) with a mask from 16 random bits."""
 
 from __future__ import annotations
 
@@ -13,29 +13,31 @@ import torch.nn.functional as F
 
 from adamix_monai.networks import AdaMixUNet, FastDropout, use_fast_dropout
 from adamix_monai.networks import dropout as dropout_module
-from adamix_monai.networks.dropout import keep_mask
+from adamix_monai.networks.dropout import _keep, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.05, 0.1, 0.2, 0.3, 0.5, 0.9])
 def test_each_element_is_kept_with_probability_one_minus_p(p):
     torch.manual_seed(0)
-    n = 2_000_003  # odd: the last 64-bit draw is half used
+    n = 2_000_003  # not a multiple of 4: the last 64-bit draw is partly used
     keep = keep_mask(torch.empty(n), 1.0 - p)
     assert keep.dtype == torch.bool and keep.shape == (n,)
     sigma = math.sqrt(n * p * (1 - p))
     assert abs(int(keep.sum()) - n * (1 - p)) < 5 * sigma
-    # neighbours (the two halves of one 64-bit draw, and across draws) are independent: joint frequency (1-p)^2
+    # neighbours (the quarters of one 64-bit draw, and across draws) are independent: joint frequency (1-p)^2
     pairs = n - 1
     both = int((keep[:-1] & keep[1:]).sum())
     q = (1 - p) ** 2
     assert abs(both - pairs * q) < 5 * math.sqrt(pairs * q * (1 - q))
 
 
-def test_the_keep_threshold_is_exact_to_32_bits():
-    # the threshold itself: round((1 - p) * 2**32) of the 2**32 integers fall under it
-    for keep_prob in (0.95, 0.9, 0.8, 0.7, 0.5, 0.0, 1.0):
-        threshold = round(keep_prob * 2**32) - 2**31
-        assert abs((threshold + 2**31) / 2**32 - keep_prob) <= 2**-33
+def test_the_keep_probability_is_within_2_to_the_minus_17():
+    every_value = torch.arange(-(2**15), 2**15).to(torch.int16)  # each 16-bit lane value once
+    for keep_prob in (0.95, 0.9, 0.8, 0.7, 0.5, 0.0, 1.0, 1 / 3):
+        kept = int(_keep(every_value, keep_prob).sum())
+        assert kept == round(keep_prob * 2**16)
+        assert abs(kept / 2**16 - keep_prob) <= 2**-17
+    assert max(abs(round(q * 2**16) / 2**16 - q) for q in (0.95, 0.9, 0.8, 0.7, 0.5)) < 6.2e-6
     assert bool(keep_mask(torch.empty(1000), 1.0).all()) and not bool(keep_mask(torch.empty(1000), 0.0).any())
 
 
