@@ -97,4 +97,7 @@ def test_speed_options_are_named_in_the_method():
     assert describe_run("self_training", "adamix")["method"] == "AdaMix-ST"
     assert describe_run("self_training", "adamix", fuse_forwards=True)["method"] == "AdaMix-ST (fused)"
     assert describe_run("self_training", "adamix", views="device")["method"] == "AdaMix-ST (device views)"
+    assert describe_run("self_training", "adamix", views="device", fast_dropout=True)["method"] == (
+        "AdaMix-ST (device views, fast dropout)"
+    )
     assert describe_run("mean_teacher", "cutmix", True, True)["method"] == "MT (fused, skip)"

@@ -87,6 +87,23 @@ def test_views_on_the_device_train_and_are_recorded(mini_acdc, tmp_path):
     assert other.returncode == 2 and "views" in other.stderr
 
 
+def test_the_cpu_speed_options_train_and_fast_dropout_is_recorded(mini_acdc, tmp_path):
+    """``--views device --channels_last True --fast_dropout True`` (the CPU speed set of benchmarks/README.md) trains;
+    the run records ``fast_dropout`` (its masks are other random bits: another run), so resuming without it is
+    refused; a value other than True/False is one error line."""
+    common = ["--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), *TINY]
+    speed = ["--views", "device", "--channels_last", "True", "--fast_dropout", "True"]
+    check(bundle_run(["train.json", "cpu.json"], *common, *speed))
+    run = tmp_path / "runs" / "self_training-adamix-10pct-seed1"
+    assert json.loads((run / "run.json").read_text())["settings"]["fast_dropout"] is True
+    with open(run / "history.csv") as f:
+        assert all(float(r["loss"]) > 0 for r in csv.DictReader(f))
+    other = bundle_run(["train.json", "cpu.json"], *common, "--views", "device", "--epochs", "2")
+    assert other.returncode == 2 and "fast_dropout" in other.stderr
+    bad = bundle_run(["train.json", "cpu.json"], *common, "--fast_dropout", "yes")
+    assert bad.returncode != 0 and "--fast_dropout 'yes': expected True or False" in bad.stderr
+
+
 def test_train_evaluate_infer_on_a_mini_acdc(mini_acdc, tmp_path):
     common = ["--dataset_dir", str(mini_acdc), "--bundle_root", str(tmp_path), *TINY]
     check(bundle_run(["train.json", "cpu.json"], *common))
