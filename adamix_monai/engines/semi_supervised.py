@@ -174,7 +174,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             so the run is another draw of the same distribution, not the same run.
         fast_dropout: speed option, off by default. Replace the networks' ``nn.Dropout`` layers by
             :class:`~adamix_monai.networks.FastDropout`, whose masks cost a fraction of ``bernoulli_``'s on CPUs
-            (the same keep probability to within ``2**-33``, the same scaling; other random bits, so another draw
+            (the same keep probability to within ``2**-17``, the same scaling; other random bits, so another draw
             of the same run, not the same numbers).
         device_views: make the weak and strong views of each batch on the training device (``views="device"``):
             a callable ``(batch, stream=, position=) -> batch`` such as
