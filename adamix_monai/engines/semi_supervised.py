@@ -31,7 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from adamix_monai.data.loaders import LoaderStream, derive_loader, resume_epoch
 from adamix_monai.engines.ema import ema_decay, ema_update
 from adamix_monai.handlers.adamix import AdaMixHandler
-from adamix_monai.networks.dropout import use_fast_dropout
+from adamix_monai.networks.dropout import CHANNELS_LAST, use_fast_dropout
 from adamix_monai.schedule import proxy_dice_loss
 from adamix_monai.transforms import AdaMix, MixMode
 
@@ -266,11 +266,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             self.teacher = (teacher if teacher is not None else copy.deepcopy(plain)).to(self.state.device)
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
-        if self.channels_last:
-            for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+        for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+            if self.channels_last:
                 model.to(memory_format=self._memory_format(plain))
-        if self.fast_dropout:
-            for model in [*self.students] + ([self.teacher] if self.teacher is not None else []):
+            if self.fast_dropout:
                 use_fast_dropout(model)
         passes = [_TwoPass(s) for s in self.students]
         if self.distributed:
@@ -430,7 +429,7 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         strong = batch.get(self.strong_key)
         strong = weak if strong is None else _plain(strong).to(self.state.device, non_blocking=self.non_blocking)
         if self.channels_last:
-            fmt = torch.channels_last if weak.ndim == 4 else torch.channels_last_3d
+            fmt = CHANNELS_LAST[weak.ndim]
             weak, strong = weak.contiguous(memory_format=fmt), strong.contiguous(memory_format=fmt)
         if label is None:
             return _Views(weak, strong)
@@ -638,15 +637,12 @@ class SemiSupervisedTrainer(SupervisedTrainer):
         """
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=self.optim_set_to_none)
-        if self.distributed:
-            loss, loss_s, loss_u = self._joint_losses(mixed)
-            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-            engine.fire_event(IterationEvents.LOSS_COMPLETED)
+        joint = self.distributed
+        loss, loss_s, loss_u = self._joint_losses(mixed) if joint else self._pass_by_pass_backward(mixed)
+        engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+        engine.fire_event(IterationEvents.LOSS_COMPLETED)
+        if joint:
             self._backward(loss)
-        else:
-            loss, loss_s, loss_u = self._pass_by_pass_backward(mixed)
-            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-            engine.fire_event(IterationEvents.LOSS_COMPLETED)
         engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
         for opt in self.optimizers:
             if self.scaler is not None:
@@ -669,13 +665,15 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             sup_terms, unsup_terms = [], []
             for two_pass, m in zip(self.grad_passes, mixed):
                 outs = two_pass(m.labeled[0], m.unlabeled[0]) if m.unlabeled is not None else two_pass(m.labeled[0])
-                sup_terms.append(self.loss_function(outs[0].float(), m.labeled[1]))
+                sup_terms.append(self._loss_term(outs[0], m.labeled[1]))
                 if m.unlabeled is not None:
-                    unsup_terms.append(self.loss_function(outs[1].float(), m.unlabeled[1], m.mask))
-            loss_s = torch.stack(sup_terms).mean()
-            loss_u = torch.stack(unsup_terms).mean() if unsup_terms else None
-            loss = (loss_s + loss_u) / 2 if loss_u is not None else loss_s
-        return loss, loss_s, loss_u
+                    unsup_terms.append(self._loss_term(outs[1], m.unlabeled[1], m.mask))
+            return _combined(sup_terms, unsup_terms)
+
+    def _loss_term(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """One gradient pass's loss (the unlabeled pass's with its threshold mask)."""
+        logits = logits.float()
+        return self.loss_function(logits, target) if mask is None else self.loss_function(logits, target, mask)
 
     def _pass_by_pass_backward(
         self, mixed: Sequence[_Mixed]
@@ -692,13 +690,10 @@ class SemiSupervisedTrainer(SupervisedTrainer):
                 batches.append((m.unlabeled, m.mask, unsup_terms))
             for (images, target), mask, terms in batches:
                 with self._autocast():
-                    out = network(_plain(images)).float()
-                    term = self.loss_function(out, target) if mask is None else self.loss_function(out, target, mask)
+                    term = self._loss_term(network(_plain(images)), target, mask)
                 self._backward(term * weight)
                 terms.append(term.detach())
-        loss_s = torch.stack(sup_terms).mean()
-        loss_u = torch.stack(unsup_terms).mean() if unsup_terms else None
-        return ((loss_s + loss_u) / 2 if loss_u is not None else loss_s), loss_s, loss_u
+        return _combined(sup_terms, unsup_terms)
 
     def _after_update(self, engine: Any) -> None:
         """The teacher's EMA step, the ranks' buffer sync (DDP), and the mixers' statistics for this step."""
@@ -734,6 +729,16 @@ class SemiSupervisedTrainer(SupervisedTrainer):
             "mask_ratio": torch.stack([m.mean() for m in masks]).mean() if masks else torch.zeros((), device=loss.device),
             "lr": float(self.optimizers[0].param_groups[0]["lr"]),
         }
+
+
+def _combined(
+    sup_terms: Sequence[torch.Tensor], unsup_terms: Sequence[torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(loss, loss_s, loss_u)``: the means over students, ``loss = (loss_s + loss_u) / 2`` (``loss_s`` alone
+    without unlabeled terms)."""
+    loss_s = torch.stack(list(sup_terms)).mean()
+    loss_u = torch.stack(list(unsup_terms)).mean() if unsup_terms else None
+    return ((loss_s + loss_u) / 2 if loss_u is not None else loss_s), loss_s, loss_u
 
 
 def _detached(value: Any) -> Any:

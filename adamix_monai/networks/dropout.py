@@ -19,22 +19,20 @@ It is another draw of the same layer, not the same numbers: a run with it is not
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn as nn
 
 __all__ = ["FastDropout", "keep_mask", "use_fast_dropout"]
 
-_DENSE_FORMATS = (torch.contiguous_format, torch.channels_last, torch.channels_last_3d)
+#: The channels-last memory format of 4D and 5D tensors.
+CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
 
 
 def _dense_strides(x: torch.Tensor) -> bool:
-    """True when ``x`` covers its elements exactly once in one of the dense memory formats."""
-    for fmt in _DENSE_FORMATS:
-        if (fmt is torch.channels_last and x.ndim != 4) or (fmt is torch.channels_last_3d and x.ndim != 5):
-            continue
-        if x.is_contiguous(memory_format=fmt):
-            return True
-    return False
+    """True when ``x`` covers its elements exactly once, contiguous or channels-last."""
+    return x.is_contiguous() or (x.ndim in CHANNELS_LAST and x.is_contiguous(memory_format=CHANNELS_LAST[x.ndim]))
 
 
 def _keep(uniform16: torch.Tensor, keep_prob: float) -> torch.Tensor:
@@ -93,13 +91,13 @@ class FastDropout(nn.Dropout):
             return input
         if self.p == 1.0:
             return input.mul(0.0)
-        keep = keep_mask(input, 1.0 - self.p)
-        # the scale nn.Dropout applies: 1 / (1 - p) computed in the input's dtype
-        one = torch.ones((), dtype=input.dtype)
-        scale = float(one / torch.tensor(1.0 - self.p, dtype=input.dtype))
-        if not torch.is_grad_enabled() or not input.requires_grad:
-            return input.mul(keep).mul_(scale)
-        return _MaskedScale.apply(input, keep, scale)
+        return _MaskedScale.apply(input, keep_mask(input, 1.0 - self.p), _scale(self.p, input.dtype))
+
+
+@lru_cache(maxsize=None)
+def _scale(p: float, dtype: torch.dtype) -> float:
+    """The scale nn.Dropout applies to kept elements: ``1 / (1 - p)`` computed in ``dtype``."""
+    return float(torch.ones((), dtype=dtype) / torch.tensor(1.0 - p, dtype=dtype))
 
 
 def use_fast_dropout(module: nn.Module) -> int:
